@@ -1,0 +1,210 @@
+import { z } from "zod";
+
+/**
+ * The one configuration schema. Every key has a documented default here and in
+ * deploy/sealgate.example.yaml; `sealgate config print` shows the effective values.
+ * Durations are seconds unless the key name says otherwise.
+ */
+
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "expected HOST:PORT, e.g. 127.0.0.1:2525");
+
+const cidr = z.string().min(1, "expected an IP address or CIDR range such as 10.0.0.0/8");
+
+export const connectorSchema = z
+  .object({
+    /** Name used in logs, events and traces. */
+    name: z.string().min(1),
+    /** Client IP ranges allowed to relay through this connector (CIDR or single addresses). */
+    ipRanges: z.array(cidr).min(1),
+    /**
+     * Microsoft 365 tenant id (GUID) that Exchange Online stamps in
+     * X-MS-Exchange-CrossTenant-Id. Needed because Microsoft's sending ranges are shared by
+     * every tenant. Default: not checked.
+     */
+    m365TenantId: z.string().uuid().optional(),
+    /** Sender (MAIL FROM) domains this connector may relay for. Default: any. */
+    senderDomains: z.array(z.string().min(1)).optional(),
+    /** Required subject CN (or DNS SAN) of the client's TLS certificate. Default: none. */
+    clientCertSubject: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const smtpSchema = z
+  .object({
+    /** Where the ingress listens. Default 127.0.0.1:2525. */
+    listen: hostPort.default("127.0.0.1:2525"),
+    /** Name announced in the greeting and EHLO. Default: the machine's host name. */
+    hostname: z.string().min(1).optional(),
+    /** PEM certificate chain for STARTTLS. Default: a self-signed one kept in the data folder. */
+    tlsCertFile: z.string().optional(),
+    /** PEM private key for STARTTLS. */
+    tlsKeyFile: z.string().optional(),
+    /** PEM CA bundle used to verify client certificates (connector clientCertSubject). */
+    clientCaFile: z.string().optional(),
+    /** Refuse MAIL FROM until STARTTLS has been negotiated. Default false. */
+    requireTls: z.boolean().default(false),
+    /** Largest message accepted, in bytes (SIZE). Default 50 MiB. */
+    maxMessageBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(50 * 1024 * 1024),
+    /** Most recipients in one transaction. Default 500. */
+    maxRecipients: z.number().int().positive().default(500),
+    /** Longest line in DATA, in octets without CRLF (RFC 5322 says 998). Default 998. */
+    maxLineOctets: z.number().int().positive().default(998),
+    /** Idle time before a session is closed with 421. Default 60. */
+    idleTimeout: z.number().positive().default(60),
+    /** Concurrent connections across all clients. Default 200. */
+    maxConnections: z.number().int().positive().default(200),
+    /** Concurrent connections from one client IP. Default 50. */
+    maxConnectionsPerIp: z.number().int().positive().default(50),
+    /** Connectors allowed to relay. Default: loopback only (embedded default). */
+    connectors: z
+      .array(connectorSchema)
+      .min(1)
+      .default([{ name: "loopback", ipRanges: ["127.0.0.0/8", "::1/128"] }]),
+  })
+  .strict();
+
+export const tlsClientSchema = z
+  .object({
+    /** PEM CA bundle trusted when verifying next hops, added to Node's roots. Default: none. */
+    caFile: z.string().optional(),
+    /** Oldest TLS version accepted when TLS is required. Default TLSv1.2. */
+    minVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
+    /** PEM client certificate presented to next hops (M365 inbound connector). Default: none. */
+    clientCertFile: z.string().optional(),
+    /** PEM key for clientCertFile. */
+    clientKeyFile: z.string().optional(),
+  })
+  .strict();
+
+export const smartHostSchema = z
+  .object({
+    host: z.string().min(1),
+    /** Default 25. */
+    port: z.number().int().min(1).max(65535).default(25),
+    /** Name the certificate must carry. Default: host. */
+    servername: z.string().optional(),
+    /** Require STARTTLS even for clean copies (recommended for tenant smart hosts). Default true. */
+    requireTls: z.boolean().default(true),
+    /** SMTP AUTH user (Google's relay on 587). Password from SEALGATE_SMARTHOST_PASSWORD. */
+    user: z.string().optional(),
+    password: z.string().optional(),
+  })
+  .strict();
+
+export const deliverySchema = z
+  .object({
+    /**
+     * outbox: write each copy as an .eml file into `outboxDir` (embedded default);
+     * smarthost: relay everything to `smartHost`; mx: look up each recipient domain's MX.
+     */
+    mode: z.enum(["outbox", "smarthost", "mx"]).default("outbox"),
+    /** Default: <dataDir>/outbox. */
+    outboxDir: z.string().optional(),
+    smartHost: smartHostSchema.optional(),
+    /** TCP port used on MX hosts. Default 25 (tests point it elsewhere). */
+    mxPort: z.number().int().min(1).max(65535).default(25),
+    /** DNS servers as HOST or HOST:PORT. Default: the system resolver. */
+    dnsServers: z.array(z.string()).optional(),
+    /** Name sent in EHLO. Default: smtp.hostname. */
+    heloName: z.string().optional(),
+    tls: tlsClientSchema.default({ minVersion: "TLSv1.2" }),
+    /** Seconds to wait between attempts; the last value repeats. */
+    retrySchedule: z.array(z.number().positive()).min(1).default([60, 300, 900, 1800, 3600, 7200]),
+    /** Give up and bounce after this many seconds in the queue. Default 5 days. */
+    maxLifetime: z
+      .number()
+      .positive()
+      .default(5 * 24 * 3600),
+    /** Parallel deliveries per node. Default 20. */
+    concurrency: z.number().int().positive().default(20),
+    /** Connection and greeting timeout per attempt. Default 30. */
+    connectTimeout: z.number().positive().default(30),
+    /** Envelope sender for DSNs sent by sealgate (empty = null sender <>). */
+    postmaster: z.string().default("postmaster@localhost"),
+  })
+  .strict();
+
+export const loopGuardSchema = z
+  .object({
+    /** Header stamped on every copy that leaves. Default X-Sealgate-Loop. */
+    header: z.string().default("X-Sealgate-Loop"),
+    /** HMAC secret; SEALGATE_LOOP_SECRET overrides. Default: generated and kept in the data folder. */
+    secret: z.string().min(16).optional(),
+    /** A stamp older than this many seconds counts for nothing. Default 86400. */
+    maxAge: z.number().positive().default(86400),
+    /** Times a stamped message may come back before it is refused as a loop. Default 3. */
+    maxHops: z.number().int().positive().default(3),
+  })
+  .strict();
+
+export const dkimSchema = z
+  .object({
+    domain: z.string().min(1),
+    selector: z.string().min(1),
+    /** PEM private key (RSA or Ed25519). SEALGATE_DKIM_KEY (PEM text) overrides. */
+    privateKeyFile: z.string().optional(),
+  })
+  .strict();
+
+export const policySchema = z
+  .object({
+    /** Subject tag staff type to force the secure route. Default [secure]. */
+    subjectTag: z.string().min(1).default("[secure]"),
+    /** Policy file (rule language). Default: the shipped default policy. */
+    file: z.string().optional(),
+  })
+  .strict();
+
+export const storeSchema = z
+  .object({
+    /** sqlite (embedded default) or postgres (cluster). */
+    kind: z.enum(["sqlite", "postgres"]).default("sqlite"),
+    /** PostgreSQL connection string; SEALGATE_DATABASE_URL overrides. */
+    url: z.string().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    /** Folder for the SQLite file, generated keys and the outbox. Default ./data. */
+    dataDir: z.string().default("./data"),
+    /** Organisation name used in notices and DSNs. */
+    organisation: z.string().default("sealgate"),
+    /** Where the HTTP listener (health, API, portal) listens. Default 127.0.0.1:8080. */
+    httpListen: hostPort.default("127.0.0.1:8080"),
+    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+    smtp: smtpSchema.default(smtpSchema.parse({})),
+    delivery: deliverySchema.default(deliverySchema.parse({})),
+    loopGuard: loopGuardSchema.default(loopGuardSchema.parse({})),
+    dkim: dkimSchema.optional(),
+    policy: policySchema.default(policySchema.parse({})),
+    store: storeSchema.default(storeSchema.parse({})),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    if (cfg.delivery.mode === "smarthost" && !cfg.delivery.smartHost) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["delivery", "smartHost"],
+        message: "required when delivery.mode is smarthost",
+      });
+    }
+    if (Boolean(cfg.smtp.tlsCertFile) !== Boolean(cfg.smtp.tlsKeyFile)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["smtp", cfg.smtp.tlsCertFile ? "tlsKeyFile" : "tlsCertFile"],
+        message: "tlsCertFile and tlsKeyFile go together",
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ConnectorConfig = z.infer<typeof connectorSchema>;
+export type DeliveryConfig = z.infer<typeof deliverySchema>;
+export type SmtpConfig = z.infer<typeof smtpSchema>;

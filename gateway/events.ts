@@ -1,0 +1,19 @@
+/**
+ * Stable event names, in pipeline order. They appear in the store, in `sealgate trace`,
+ * in logs (as `event`) and later in webhooks; README's "Events" table lists them.
+ */
+export const EVENT_NAMES = [
+  "smtp:received", // accepted and durably queued; data: size, recipients, connector
+  "pipeline:parsed", // data: parts, attachments
+  "pipeline:held", // could not be processed; kept, sender told; data: reason
+  "pipeline:loop", // a stamped message came back; data: hops, route
+  "policy:verdict", // data: sensitive, rules, findings (detector, count, confidence)
+  "secure:route", // per recipient; data: route, reason, nextHop
+  "deliver:sent", // per recipient; data: reply, nextHop, tls
+  "deliver:deferred", // per recipient; data: reply, nextAttemptAt, attempts
+  "deliver:bounced", // per recipient; data: reply
+  "deliver:expired", // per recipient; data: age
+  "deliver:dsn", // a DSN was queued for the sender; data: dsnQueueId
+] as const;
+
+export type EventName = (typeof EVENT_NAMES)[number];

@@ -1,0 +1,453 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { newQueueId } from "../ids.js";
+import type {
+  Delivery,
+  DeliveryOutcome,
+  DeliveryPlan,
+  LeasedDelivery,
+  LeaseOptions,
+  MessageSummary,
+  NewEvent,
+  NewMessage,
+  QueueStats,
+  RecipientStatus,
+  Store,
+  StoredEvent,
+  StoredMessage,
+} from "./types.js";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  id TEXT PRIMARY KEY,
+  message_id TEXT,
+  mail_from TEXT NOT NULL,
+  rcpt_to TEXT NOT NULL,
+  raw BLOB NOT NULL,
+  connector TEXT NOT NULL,
+  client_ip TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  eight_bit INTEGER NOT NULL,
+  smtp_utf8 INTEGER NOT NULL,
+  loop_route TEXT,
+  loop_hops INTEGER,
+  state TEXT NOT NULL,
+  hold_reason TEXT,
+  received_at INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS messages_state ON messages(state, lease_until);
+CREATE INDEX IF NOT EXISTS messages_message_id ON messages(message_id);
+
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue_id TEXT NOT NULL REFERENCES messages(id),
+  route TEXT NOT NULL,
+  next_hop TEXT NOT NULL,
+  sensitive INTEGER NOT NULL,
+  raw BLOB,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_until INTEGER
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_queue ON deliveries(queue_id);
+
+CREATE TABLE IF NOT EXISTS delivery_recipients (
+  delivery_id INTEGER NOT NULL REFERENCES deliveries(id),
+  address TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reply TEXT,
+  PRIMARY KEY (delivery_id, address)
+);
+
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  queue_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  recipient TEXT,
+  data TEXT,
+  at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_queue ON events(queue_id, id);
+`;
+
+interface MessageRow {
+  id: string;
+  message_id: string | null;
+  mail_from: string;
+  rcpt_to: string;
+  raw: Buffer;
+  connector: string;
+  client_ip: string;
+  origin: string;
+  eight_bit: number;
+  smtp_utf8: number;
+  loop_route: string | null;
+  loop_hops: number | null;
+  state: string;
+  hold_reason: string | null;
+  received_at: number;
+}
+
+interface DeliveryRow {
+  id: number;
+  queue_id: string;
+  route: string;
+  next_hop: string;
+  sensitive: number;
+  raw: Buffer | null;
+  state: string;
+  attempts: number;
+  created_at: number;
+  next_attempt_at: number;
+}
+
+function toMessage(row: MessageRow): StoredMessage {
+  return {
+    id: row.id,
+    messageId: row.message_id,
+    envelope: { mailFrom: row.mail_from, rcptTo: JSON.parse(row.rcpt_to) as string[] },
+    raw: row.raw,
+    connector: row.connector,
+    clientIp: row.client_ip,
+    origin: row.origin as StoredMessage["origin"],
+    eightBit: row.eight_bit === 1,
+    smtpUtf8: row.smtp_utf8 === 1,
+    loop:
+      row.loop_route === null
+        ? undefined
+        : { route: row.loop_route as "sensitive" | "clean", hops: row.loop_hops ?? 0 },
+    state: row.state as StoredMessage["state"],
+    holdReason: row.hold_reason,
+    receivedAt: new Date(row.received_at),
+  };
+}
+
+export interface SqliteStoreOptions {
+  /** Folder holding sealgate.db. */
+  dataDir: string;
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode with synchronous=FULL, so a commit has
+ * reached the disk before enqueue() resolves and a `250` is sent. One gateway process owns
+ * the file; leases still expire so a crashed worker's messages are picked up again.
+ */
+export class SqliteStore implements Store {
+  readonly kind = "sqlite" as const;
+  readonly #db: Database.Database;
+
+  constructor(options: SqliteStoreOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    this.#db = new Database(path.join(options.dataDir, "sealgate.db"));
+    this.#db.pragma("journal_mode = WAL");
+    this.#db.pragma("synchronous = FULL");
+    this.#db.pragma("foreign_keys = ON");
+    this.#db.pragma("busy_timeout = 5000");
+    this.#db.exec(SCHEMA);
+    // A single process owns the file, so leases left by a previous (crashed) run are void.
+    this.#db.exec("UPDATE messages SET lease_owner = NULL, lease_until = NULL");
+    this.#db.exec("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL");
+  }
+
+  #insertMessage(m: NewMessage, now: number): string {
+    const id = newQueueId(now);
+    this.#db
+      .prepare(
+        `INSERT INTO messages (id, message_id, mail_from, rcpt_to, raw, connector, client_ip,
+           origin, eight_bit, smtp_utf8, loop_route, loop_hops, state, received_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)`,
+      )
+      .run(
+        id,
+        m.messageId,
+        m.envelope.mailFrom,
+        JSON.stringify(m.envelope.rcptTo),
+        m.raw,
+        m.connector,
+        m.clientIp,
+        m.origin,
+        m.eightBit ? 1 : 0,
+        m.smtpUtf8 ? 1 : 0,
+        m.loop?.route ?? null,
+        m.loop?.hops ?? null,
+        now,
+      );
+    return id;
+  }
+
+  #insertEvent(e: NewEvent, now: number): void {
+    this.#db
+      .prepare("INSERT INTO events (queue_id, name, recipient, data, at) VALUES (?, ?, ?, ?, ?)")
+      .run(e.queueId, e.name, e.recipient ?? null, e.data ? JSON.stringify(e.data) : null, now);
+  }
+
+  async enqueue(message: NewMessage): Promise<string> {
+    return this.#db.transaction(() => this.#insertMessage(message, Date.now()))();
+  }
+
+  async leaseMessages(o: LeaseOptions): Promise<StoredMessage[]> {
+    const now = (o.now ?? new Date()).getTime();
+    return this.#db.transaction(() => {
+      const rows = this.#db
+        .prepare(
+          `SELECT * FROM messages WHERE state = 'received'
+             AND (lease_until IS NULL OR lease_until < ?) ORDER BY received_at LIMIT ?`,
+        )
+        .all(now, o.limit) as MessageRow[];
+      const lease = this.#db.prepare(
+        "UPDATE messages SET lease_owner = ?, lease_until = ? WHERE id = ?",
+      );
+      for (const row of rows) lease.run(o.owner, now + o.leaseMs, row.id);
+      return rows.map(toMessage);
+    })();
+  }
+
+  async routeMessage(queueId: string, plans: DeliveryPlan[], events: NewEvent[] = []) {
+    const now = Date.now();
+    this.#db.transaction(() => {
+      const insertDelivery = this.#db.prepare(
+        `INSERT INTO deliveries (queue_id, route, next_hop, sensitive, raw, state, created_at,
+           next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      );
+      const insertRecipient = this.#db.prepare(
+        "INSERT INTO delivery_recipients (delivery_id, address, state) VALUES (?, ?, 'pending')",
+      );
+      for (const plan of plans) {
+        const { lastInsertRowid } = insertDelivery.run(
+          queueId,
+          plan.route,
+          plan.nextHop,
+          plan.sensitive ? 1 : 0,
+          plan.raw ?? null,
+          now,
+          now,
+        );
+        for (const rcpt of new Set(plan.recipients)) insertRecipient.run(lastInsertRowid, rcpt);
+      }
+      for (const e of events) this.#insertEvent(e, now);
+      this.#db
+        .prepare(
+          `UPDATE messages SET state = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`,
+        )
+        .run(plans.length > 0 ? "routed" : "done", queueId);
+    })();
+  }
+
+  async holdMessage(queueId: string, reason: string, dsn?: NewMessage): Promise<void> {
+    const now = Date.now();
+    this.#db.transaction(() => {
+      this.#db
+        .prepare(
+          `UPDATE messages SET state = 'held', hold_reason = ?, lease_owner = NULL,
+             lease_until = NULL WHERE id = ?`,
+        )
+        .run(reason, queueId);
+      this.#insertEvent({ queueId, name: "pipeline:held", data: { reason } }, now);
+      if (dsn) {
+        const dsnId = this.#insertMessage(dsn, now);
+        this.#insertEvent({ queueId, name: "deliver:dsn", data: { dsnQueueId: dsnId } }, now);
+      }
+    })();
+  }
+
+  #recipients(deliveryId: number): RecipientStatus[] {
+    return this.#db
+      .prepare(
+        "SELECT address, state, reply FROM delivery_recipients WHERE delivery_id = ? ORDER BY rowid",
+      )
+      .all(deliveryId) as RecipientStatus[];
+  }
+
+  #toDelivery(row: DeliveryRow): Delivery {
+    return {
+      id: row.id,
+      queueId: row.queue_id,
+      route: row.route as Delivery["route"],
+      nextHop: row.next_hop,
+      sensitive: row.sensitive === 1,
+      state: row.state as Delivery["state"],
+      attempts: row.attempts,
+      createdAt: new Date(row.created_at),
+      nextAttemptAt: new Date(row.next_attempt_at),
+      recipients: this.#recipients(row.id),
+    };
+  }
+
+  async leaseDeliveries(o: LeaseOptions): Promise<LeasedDelivery[]> {
+    const now = (o.now ?? new Date()).getTime();
+    return this.#db.transaction(() => {
+      const rows = this.#db
+        .prepare(
+          `SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?
+             AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?`,
+        )
+        .all(now, now, o.limit) as DeliveryRow[];
+      const lease = this.#db.prepare(
+        "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
+      );
+      const getMessage = this.#db.prepare("SELECT * FROM messages WHERE id = ?");
+      return rows.map((row) => {
+        lease.run(o.owner, now + o.leaseMs, row.id);
+        const message = toMessage(getMessage.get(row.queue_id) as MessageRow);
+        return { ...this.#toDelivery(row), message, raw: row.raw ?? message.raw };
+      });
+    })();
+  }
+
+  async completeDelivery(id: number, outcome: DeliveryOutcome): Promise<void> {
+    const now = Date.now();
+    this.#db.transaction(() => {
+      const setRcpt = this.#db.prepare(
+        "UPDATE delivery_recipients SET state = ?, reply = ? WHERE delivery_id = ? AND address = ?",
+      );
+      for (const r of outcome.sent) setRcpt.run("sent", r.reply, id, r.address);
+      for (const r of outcome.failed) setRcpt.run("failed", r.reply, id, r.address);
+      for (const r of outcome.deferred) setRcpt.run("pending", r.reply, id, r.address);
+      const pending = this.#db
+        .prepare(
+          "SELECT COUNT(*) AS n FROM delivery_recipients WHERE delivery_id = ? AND state = 'pending'",
+        )
+        .get(id) as { n: number };
+      const next = outcome.nextAttemptAt?.getTime() ?? now;
+      this.#db
+        .prepare(
+          `UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
+             lease_owner = NULL, lease_until = NULL WHERE id = ?`,
+        )
+        .run(pending.n > 0 ? "pending" : "done", next, id);
+      if (outcome.dsn) {
+        const row = this.#db.prepare("SELECT queue_id FROM deliveries WHERE id = ?").get(id) as {
+          queue_id: string;
+        };
+        const dsnId = this.#insertMessage(outcome.dsn, now);
+        this.#insertEvent(
+          { queueId: row.queue_id, name: "deliver:dsn", data: { dsnQueueId: dsnId } },
+          now,
+        );
+      }
+      this.#finishMessageIfDone(id);
+    })();
+  }
+
+  #finishMessageIfDone(deliveryId: number): void {
+    this.#db
+      .prepare(
+        `UPDATE messages SET state = 'done' WHERE id = (SELECT queue_id FROM deliveries WHERE id = ?)
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.queue_id = messages.id
+                             AND d.state = 'pending')`,
+      )
+      .run(deliveryId);
+  }
+
+  async deferDelivery(id: number, reason: string, nextAttemptAt: Date): Promise<void> {
+    this.#db
+      .prepare(
+        `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,
+           lease_until = NULL WHERE id = ?`,
+      )
+      .run(nextAttemptAt.getTime(), id);
+    this.#db
+      .prepare(
+        "UPDATE delivery_recipients SET reply = ? WHERE delivery_id = ? AND state = 'pending'",
+      )
+      .run(reason, id);
+  }
+
+  async nextDue(): Promise<Date | null> {
+    const received = this.#db
+      .prepare("SELECT MIN(COALESCE(lease_until, 0)) AS t FROM messages WHERE state = 'received'")
+      .get() as { t: number | null };
+    const pending = this.#db
+      .prepare(
+        `SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS t FROM deliveries
+           WHERE state = 'pending'`,
+      )
+      .get() as { t: number | null };
+    const times = [received.t, pending.t].filter((t): t is number => t !== null);
+    return times.length === 0 ? null : new Date(Math.min(...times));
+  }
+
+  async recordEvent(event: NewEvent): Promise<void> {
+    this.#insertEvent(event, Date.now());
+  }
+
+  async events(queueId: string): Promise<StoredEvent[]> {
+    const rows = this.#db
+      .prepare("SELECT * FROM events WHERE queue_id = ? ORDER BY id")
+      .all(queueId) as {
+      id: number;
+      queue_id: string;
+      name: string;
+      recipient: string | null;
+      data: string | null;
+      at: number;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      queueId: r.queue_id,
+      name: r.name as StoredEvent["name"],
+      recipient: r.recipient ?? undefined,
+      data: r.data ? (JSON.parse(r.data) as Record<string, unknown>) : undefined,
+      at: new Date(r.at),
+    }));
+  }
+
+  async deliveries(queueId: string): Promise<Delivery[]> {
+    const rows = this.#db
+      .prepare("SELECT * FROM deliveries WHERE queue_id = ? ORDER BY id")
+      .all(queueId) as DeliveryRow[];
+    return rows.map((r) => this.#toDelivery(r));
+  }
+
+  async findMessages(reference: string): Promise<MessageSummary[]> {
+    const ref = reference.trim().replace(/^<(.*)>$/, "$1");
+    const rows = this.#db
+      .prepare(
+        `SELECT id, message_id, state, received_at, hold_reason, rcpt_to FROM messages
+           WHERE id = ? OR message_id = ? ORDER BY received_at`,
+      )
+      .all(ref.toUpperCase(), ref) as MessageRow[];
+    return rows.map((r) => ({
+      id: r.id,
+      messageId: r.message_id,
+      state: r.state as MessageSummary["state"],
+      receivedAt: new Date(r.received_at),
+      holdReason: r.hold_reason,
+      recipientCount: (JSON.parse(r.rcpt_to) as string[]).length,
+    }));
+  }
+
+  async getMessage(queueId: string): Promise<StoredMessage | null> {
+    const row = this.#db.prepare("SELECT * FROM messages WHERE id = ?").get(queueId) as
+      MessageRow | undefined;
+    return row ? toMessage(row) : null;
+  }
+
+  async stats(): Promise<QueueStats> {
+    const counts = this.#db
+      .prepare("SELECT state, COUNT(*) AS n FROM messages GROUP BY state")
+      .all() as { state: string; n: number }[];
+    const byState = Object.fromEntries(counts.map((c) => [c.state, c.n]));
+    const pending = this.#db
+      .prepare("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'")
+      .get() as { n: number };
+    return {
+      received: byState.received ?? 0,
+      routed: byState.routed ?? 0,
+      held: byState.held ?? 0,
+      done: byState.done ?? 0,
+      pendingDeliveries: pending.n,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+}

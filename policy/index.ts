@@ -1,0 +1,2 @@
+export type * from "./types.js";
+export { PlaceholderPolicy, isValidSsn } from "./placeholder.js";

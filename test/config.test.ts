@@ -1,0 +1,53 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import t from "tap";
+import { ConfigError, loadConfig } from "../gateway/config/index.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "sealgate-config-"));
+
+t.test("the embedded default listens on loopback and writes to ./data/outbox", async (t) => {
+  const { config } = loadConfig(null, { dataDir: dir });
+  t.equal(config.smtp.listen, "127.0.0.1:2525");
+  t.equal(config.httpListen, "127.0.0.1:8080");
+  t.equal(config.delivery.mode, "outbox");
+  t.equal(config.delivery.outboxDir, path.join(dir, "outbox"));
+});
+
+t.test("a bad key is refused with its path, its line and the reason", async (t) => {
+  const file = path.join(dir, "bad.yaml");
+  writeFileSync(file, "smtp:\n  listen: 127.0.0.1:2525\n  maxRecipients: -3\n");
+  const err = t.throws(() => loadConfig(file)) as unknown;
+  t.ok(err instanceof ConfigError);
+  t.match((err as Error).message, /smtp\.maxRecipients \(line 3\): .*>0/);
+});
+
+t.test("an unknown key is refused rather than ignored", async (t) => {
+  const file = path.join(dir, "unknown.yaml");
+  writeFileSync(file, "smtp:\n  lisen: 127.0.0.1:2525\n");
+  t.throws(() => loadConfig(file), /smtp.*lisen/);
+});
+
+t.test("broken YAML is refused with its line", async (t) => {
+  const file = path.join(dir, "broken.yaml");
+  writeFileSync(file, "smtp:\n  listen: [oops\n");
+  t.throws(() => loadConfig(file), /line \d+/);
+});
+
+t.test("smarthost mode without a smart host names the missing key", async (t) => {
+  const file = path.join(dir, "smarthost.yaml");
+  writeFileSync(file, "delivery:\n  mode: smarthost\n");
+  t.throws(() => loadConfig(file), /delivery\.smartHost.*required/);
+});
+
+t.test("secrets come from the environment and flags override the file", async (t) => {
+  const file = path.join(dir, "env.yaml");
+  writeFileSync(file, "smtp:\n  listen: 0.0.0.0:25\n");
+  const { config } = loadConfig(
+    file,
+    { smtpListen: "127.0.0.1:2600" },
+    { SEALGATE_LOOP_SECRET: "0123456789abcdef0123" },
+  );
+  t.equal(config.smtp.listen, "127.0.0.1:2600");
+  t.equal(config.loopGuard.secret, "0123456789abcdef0123");
+});
