@@ -1,0 +1,122 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { PlaceholderPolicy, type PolicyEngine } from "../policy/index.js";
+import { createHttp } from "./api/index.js";
+import { splitHostPort, type Config } from "./config/index.js";
+import { createDeliverer } from "./deliver/index.js";
+import { createLogger, type Logger } from "./log.js";
+import { createPipeline } from "./pipeline/index.js";
+import { QueueRunner } from "./queue/index.js";
+import { ensureSecretFile } from "./secrets.js";
+import { createIngress, ensureTlsMaterial } from "./smtp/index.js";
+import { openStore, type Store } from "./store/index.js";
+
+/** Wires the parts of DESIGN.md together: store, ingress, pipeline, queue, delivery, HTTP. */
+
+export interface GatewayOptions {
+  logger?: Logger | undefined;
+  /** Lease owner name; default host name plus a random suffix. */
+  nodeId?: string | undefined;
+}
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+export interface Gateway {
+  smtp: Address;
+  http: Address;
+  store: Store;
+  config: Config;
+  logger: Logger;
+  /** Loads the policy again; keeps the old one when the new one does not validate. */
+  reloadPolicy(): Promise<{ ok: true; name: string } | { ok: false; error: string }>;
+  stop(): Promise<void>;
+}
+
+async function loadPolicyEngine(config: Config): Promise<PolicyEngine> {
+  const policy = (await import("../policy/index.js")) as Record<string, unknown>;
+  const load = policy.loadPolicy as ((file?: string) => Promise<PolicyEngine>) | undefined;
+  if (load) return load(config.policy.file);
+  return new PlaceholderPolicy({ subjectTag: config.policy.subjectTag });
+}
+
+export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const nodeId = options.nodeId ?? `${hostname()}-${randomBytes(3).toString("hex")}`;
+  mkdirSync(config.dataDir, { recursive: true });
+
+  const loopSecret = config.loopGuard.secret ?? ensureSecretFile(config.dataDir, "loop-secret");
+  const dkim = config.dkim
+    ? {
+        domain: config.dkim.domain,
+        selector: config.dkim.selector,
+        privateKey:
+          process.env.SEALGATE_DKIM_KEY ?? readFileSync(config.dkim.privateKeyFile ?? "", "utf8"),
+      }
+    : undefined;
+
+  let policy = await loadPolicyEngine(config);
+  const store = await openStore(config);
+  const tls = await ensureTlsMaterial(config, logger);
+  const deliverer = createDeliverer({ config, logger, loopSecret, dkim });
+  const pipeline = createPipeline({ store, config, logger, policy: () => policy });
+  const runner = new QueueRunner({ store, config, logger, deliverer, pipeline, nodeId });
+
+  const ingress = createIngress({
+    config,
+    store,
+    logger,
+    tls,
+    loopSecret,
+    onQueued: () => runner.kick(),
+  });
+  const startedAt = new Date();
+  const http = createHttp({ store, startedAt });
+
+  let smtp: Address;
+  try {
+    smtp = await ingress.listen();
+    const { host, port } = splitHostPort(config.httpListen);
+    await http.listen({ host, port });
+  } catch (err) {
+    await ingress.close().catch(() => undefined);
+    await store.close();
+    throw err;
+  }
+  const httpAddress = http.server.address();
+  const httpBound =
+    typeof httpAddress === "object" && httpAddress
+      ? { host: httpAddress.address, port: httpAddress.port }
+      : splitHostPort(config.httpListen);
+  runner.start();
+
+  return {
+    smtp,
+    http: httpBound,
+    store,
+    config,
+    logger,
+    async reloadPolicy() {
+      try {
+        policy = await loadPolicyEngine(config);
+        logger.info({ event: "policy:reloaded", policy: policy.name }, "policy reloaded");
+        return { ok: true, name: policy.name };
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        logger.error({ event: "policy:reload-failed" }, "policy reload refused; old policy kept");
+        return { ok: false, error };
+      }
+    },
+    async stop() {
+      await ingress.close();
+      await runner.stop();
+      await deliverer.close();
+      await http.close();
+      await store.close();
+      logger.flush?.();
+    },
+  };
+}
