@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { newQueueId } from "../ids.js";
+import { StoreError } from "./errors.js";
 import type {
   Delivery,
   DeliveryOutcome,
@@ -212,6 +213,7 @@ export class SqliteStore implements Store {
   async routeMessage(queueId: string, plans: DeliveryPlan[], events: NewEvent[] = []) {
     const now = Date.now();
     this.#db.transaction(() => {
+      this.#requireReceived(queueId);
       const insertDelivery = this.#db.prepare(
         `INSERT INTO deliveries (queue_id, route, next_hop, sensitive, raw, state, created_at,
            next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
@@ -240,15 +242,35 @@ export class SqliteStore implements Store {
     })();
   }
 
+  /** Routing twice (a worker whose lease ran out) would send twice: only one may route. */
+  #requireReceived(queueId: string): void {
+    const row = this.#db.prepare("SELECT state FROM messages WHERE id = ?").get(queueId) as
+      | { state: string }
+      | undefined;
+    if (!row) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
+    if (row.state !== "received") {
+      throw new StoreError("STORE_CONFLICT", `message ${queueId} is already ${row.state}`);
+    }
+  }
+
+  #requireDelivery(id: number): string {
+    const row = this.#db.prepare("SELECT queue_id FROM deliveries WHERE id = ?").get(id) as
+      | { queue_id: string }
+      | undefined;
+    if (!row) throw new StoreError("STORE_NOT_FOUND", `no delivery ${id}`);
+    return row.queue_id;
+  }
+
   async holdMessage(queueId: string, reason: string, dsn?: NewMessage): Promise<void> {
     const now = Date.now();
     this.#db.transaction(() => {
-      this.#db
+      const { changes } = this.#db
         .prepare(
           `UPDATE messages SET state = 'held', hold_reason = ?, lease_owner = NULL,
              lease_until = NULL WHERE id = ?`,
         )
         .run(reason, queueId);
+      if (changes === 0) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
       this.#insertEvent({ queueId, name: "pipeline:held", data: { reason } }, now);
       if (dsn) {
         const dsnId = this.#insertMessage(dsn, now);
@@ -304,6 +326,7 @@ export class SqliteStore implements Store {
   async completeDelivery(id: number, outcome: DeliveryOutcome): Promise<void> {
     const now = Date.now();
     this.#db.transaction(() => {
+      const queueId = this.#requireDelivery(id);
       const setRcpt = this.#db.prepare(
         "UPDATE delivery_recipients SET state = ?, reply = ? WHERE delivery_id = ? AND address = ?",
       );
@@ -323,14 +346,8 @@ export class SqliteStore implements Store {
         )
         .run(pending.n > 0 ? "pending" : "done", next, id);
       if (outcome.dsn) {
-        const row = this.#db.prepare("SELECT queue_id FROM deliveries WHERE id = ?").get(id) as {
-          queue_id: string;
-        };
         const dsnId = this.#insertMessage(outcome.dsn, now);
-        this.#insertEvent(
-          { queueId: row.queue_id, name: "deliver:dsn", data: { dsnQueueId: dsnId } },
-          now,
-        );
+        this.#insertEvent({ queueId, name: "deliver:dsn", data: { dsnQueueId: dsnId } }, now);
       }
       this.#finishMessageIfDone(id);
     })();
@@ -347,6 +364,7 @@ export class SqliteStore implements Store {
   }
 
   async deferDelivery(id: number, reason: string, nextAttemptAt: Date): Promise<void> {
+    this.#requireDelivery(id);
     this.#db
       .prepare(
         `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,

@@ -1,0 +1,454 @@
+import pg from "pg";
+import { newQueueId } from "../ids.js";
+import { StoreError } from "./errors.js";
+import {
+  type DeliveryRow,
+  type EventRow,
+  isSchemaName,
+  type MessageRow,
+  type RecipientRow,
+  SCHEMA_LOCK_KEY,
+  SCHEMA_SQL,
+  type SummaryRow,
+  toDelivery,
+  toEvent,
+  toMessage,
+  toSummary,
+} from "./postgres-schema.js";
+import type {
+  Delivery,
+  DeliveryOutcome,
+  DeliveryPlan,
+  LeasedDelivery,
+  LeaseOptions,
+  MessageSummary,
+  NewEvent,
+  NewMessage,
+  QueueStats,
+  Store,
+  StoredEvent,
+  StoredMessage,
+} from "./types.js";
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+export interface PostgresStoreOptions {
+  /** Connection string (postgres://user@host:5432/db); from store.url or SEALGATE_DATABASE_URL. */
+  url: string | undefined;
+  /**
+   * Schema that holds the tables, created when missing and put first on every connection's
+   * search_path. Default: none, the tables go where the server's search_path says (public).
+   */
+  schema?: string | undefined;
+  /** Most connections this node holds open; default 10. */
+  maxConnections?: number | undefined;
+  /** How long to wait for a connection before failing; default 5000 ms. */
+  connectTimeoutMs?: number | undefined;
+  /**
+   * Told when an idle connection breaks (server restart, network). The pool drops it and opens
+   * a new one on the next call. Default: ignore.
+   */
+  onIdleError?: ((err: Error) => void) | undefined;
+}
+
+/**
+ * The cluster store: several gateway nodes share one PostgreSQL database. Work is handed out
+ * with row leases: a node picks due rows with `FOR UPDATE SKIP LOCKED` (so two nodes never pick
+ * the same row at the same moment) and stamps them with its name and a lease end, so nobody
+ * else takes them until the lease runs out. A node that dies loses its leases when they expire.
+ * Lease times come from the caller's clock: run the nodes with synchronised clocks (NTP).
+ */
+export class PostgresStore implements Store {
+  readonly kind = "postgres" as const;
+  readonly #pool: pg.Pool;
+  #closed = false;
+
+  private constructor(pool: pg.Pool) {
+    this.#pool = pool;
+  }
+
+  /** Opens a pool, checks the server answers and creates the tables if they are missing. */
+  static async connect(options: PostgresStoreOptions): Promise<PostgresStore> {
+    if (!options.url) {
+      throw new StoreError(
+        "STORE_CONFIG",
+        "store.kind postgres needs store.url (or SEALGATE_DATABASE_URL)",
+      );
+    }
+    const schema = options.schema;
+    if (schema !== undefined && !isSchemaName(schema)) {
+      throw new StoreError("STORE_CONFIG", "store schema must be a lower-case SQL identifier");
+    }
+
+    let pool: pg.Pool | undefined;
+    try {
+      pool = new pg.Pool({
+        connectionString: options.url,
+        max: options.maxConnections ?? 10,
+        connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+        ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+      });
+      pool.on("error", options.onIdleError ?? (() => undefined));
+      await prepareSchema(pool, schema);
+      return new PostgresStore(pool);
+    } catch (err) {
+      await pool?.end().catch(() => undefined);
+      if (err instanceof StoreError) throw err;
+      // The cause carries pg's reason (refused, authentication); the URL is kept out of the text.
+      throw new StoreError("STORE_UNAVAILABLE", "cannot open the PostgreSQL store", {
+        cause: err,
+      });
+    }
+  }
+
+  async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query("BEGIN");
+      const result = await work(client);
+      await client.query("COMMIT");
+      return result;
+    } catch (err) {
+      await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
+        // A connection that cannot roll back is not given back to the pool.
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error("rollback failed");
+      });
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async #insertMessage(db: Queryable, m: NewMessage, now: Date): Promise<string> {
+    const id = newQueueId(now.getTime());
+    await db.query(
+      `INSERT INTO messages (id, message_id, mail_from, rcpt_to, raw, connector, client_ip,
+         origin, eight_bit, smtp_utf8, loop_route, loop_hops, state, received_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'received', $13)`,
+      [
+        id,
+        m.messageId,
+        m.envelope.mailFrom,
+        m.envelope.rcptTo,
+        m.raw,
+        m.connector,
+        m.clientIp,
+        m.origin,
+        m.eightBit,
+        m.smtpUtf8,
+        m.loop?.route ?? null,
+        m.loop?.hops ?? null,
+        now,
+      ],
+    );
+    return id;
+  }
+
+  async #insertEvent(db: Queryable, e: NewEvent, now: Date): Promise<void> {
+    await db.query(
+      "INSERT INTO events (queue_id, name, recipient, data, at) VALUES ($1, $2, $3, $4, $5)",
+      [e.queueId, e.name, e.recipient ?? null, e.data ?? null, now],
+    );
+  }
+
+  /** A single INSERT commits on its own; with synchronous_commit on (the default) it is durable. */
+  async enqueue(message: NewMessage): Promise<string> {
+    return this.#insertMessage(this.#pool, message, new Date());
+  }
+
+  async leaseMessages(o: LeaseOptions): Promise<StoredMessage[]> {
+    const now = o.now ?? new Date();
+    const { rows } = await this.#pool.query<MessageRow>(
+      `WITH picked AS (
+         SELECT id FROM messages
+          WHERE state = 'received' AND (lease_until IS NULL OR lease_until < $1)
+          ORDER BY received_at, id LIMIT $2
+          FOR UPDATE SKIP LOCKED)
+       UPDATE messages m SET lease_owner = $3, lease_until = $4
+         FROM picked WHERE m.id = picked.id
+       RETURNING m.*`,
+      [now, o.limit, o.owner, new Date(now.getTime() + o.leaseMs)],
+    );
+    return rows.sort(byTimeThenId("received_at")).map(toMessage);
+  }
+
+  async routeMessage(queueId: string, plans: DeliveryPlan[], events: NewEvent[] = []) {
+    const now = new Date();
+    await this.#transaction(async (client) => {
+      await lockReceivedMessage(client, queueId);
+
+      for (const plan of plans) {
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO deliveries (queue_id, route, next_hop, sensitive, raw, state, created_at,
+             next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) RETURNING id`,
+          [queueId, plan.route, plan.nextHop, plan.sensitive, plan.raw ?? null, now],
+        );
+        await client.query(
+          `INSERT INTO delivery_recipients (delivery_id, position, address, state)
+           SELECT $1, r.position, r.address, 'pending'
+             FROM unnest($2::text[]) WITH ORDINALITY AS r(address, position)`,
+          [rows[0]?.id, [...new Set(plan.recipients)]],
+        );
+      }
+      for (const e of events) await this.#insertEvent(client, e, now);
+
+      await client.query(
+        "UPDATE messages SET state = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2",
+        [plans.length > 0 ? "routed" : "done", queueId],
+      );
+    });
+  }
+
+  async holdMessage(queueId: string, reason: string, dsn?: NewMessage): Promise<void> {
+    const now = new Date();
+    await this.#transaction(async (client) => {
+      const { rowCount } = await client.query(
+        `UPDATE messages SET state = 'held', hold_reason = $1, lease_owner = NULL,
+           lease_until = NULL WHERE id = $2`,
+        [reason, queueId],
+      );
+      if (rowCount === 0) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
+      await this.#insertEvent(client, { queueId, name: "pipeline:held", data: { reason } }, now);
+      if (dsn) {
+        const dsnId = await this.#insertMessage(client, dsn, now);
+        const event = { queueId, name: "deliver:dsn" as const, data: { dsnQueueId: dsnId } };
+        await this.#insertEvent(client, event, now);
+      }
+    });
+  }
+
+  async leaseDeliveries(o: LeaseOptions): Promise<LeasedDelivery[]> {
+    const now = o.now ?? new Date();
+    return this.#transaction(async (client) => {
+      const { rows } = await client.query<DeliveryRow>(
+        `WITH picked AS (
+           SELECT id FROM deliveries
+            WHERE state = 'pending' AND next_attempt_at <= $1
+              AND (lease_until IS NULL OR lease_until < $1)
+            ORDER BY next_attempt_at, id LIMIT $2
+            FOR UPDATE SKIP LOCKED)
+         UPDATE deliveries d SET lease_owner = $3, lease_until = $4
+           FROM picked WHERE d.id = picked.id
+         RETURNING d.*`,
+        [now, o.limit, o.owner, new Date(now.getTime() + o.leaseMs)],
+      );
+      if (rows.length === 0) return [];
+      rows.sort(byTimeThenId("next_attempt_at"));
+
+      const recipients = await selectRecipients(client, rows);
+      const messages = await client.query<MessageRow>(
+        "SELECT * FROM messages WHERE id = ANY($1::text[])",
+        [[...new Set(rows.map((r) => r.queue_id))]],
+      );
+      const byId = new Map(messages.rows.map((m) => [m.id, toMessage(m)]));
+      return rows.map((row) => {
+        const message = byId.get(row.queue_id);
+        // The foreign key makes this impossible; refuse rather than send something else.
+        if (!message) throw new StoreError("STORE_NOT_FOUND", `no message ${row.queue_id}`);
+        return { ...toDelivery(row, recipients), message, raw: row.raw ?? message.raw };
+      });
+    });
+  }
+
+  async completeDelivery(id: number, outcome: DeliveryOutcome): Promise<void> {
+    const now = new Date();
+    await this.#transaction(async (client) => {
+      const queueId = await lockDelivery(client, id);
+
+      const results = [
+        ...outcome.sent.map((r) => ({ ...r, state: "sent" })),
+        ...outcome.failed.map((r) => ({ ...r, state: "failed" })),
+        ...outcome.deferred.map((r) => ({ ...r, state: "pending" })),
+      ];
+      await client.query(
+        `UPDATE delivery_recipients r SET state = u.state, reply = u.reply
+           FROM unnest($2::text[], $3::text[], $4::text[]) AS u(address, state, reply)
+          WHERE r.delivery_id = $1 AND r.address = u.address`,
+        [
+          id,
+          results.map((r) => r.address),
+          results.map((r) => r.state),
+          results.map((r) => r.reply),
+        ],
+      );
+      await client.query(
+        `UPDATE deliveries SET
+           state = CASE WHEN EXISTS (SELECT 1 FROM delivery_recipients
+                                      WHERE delivery_id = $1 AND state = 'pending')
+                        THEN 'pending' ELSE 'done' END,
+           attempts = attempts + 1, next_attempt_at = $2, lease_owner = NULL, lease_until = NULL
+         WHERE id = $1`,
+        [id, outcome.nextAttemptAt ?? now],
+      );
+
+      if (outcome.dsn) {
+        const dsnId = await this.#insertMessage(client, outcome.dsn, now);
+        const event = { queueId, name: "deliver:dsn" as const, data: { dsnQueueId: dsnId } };
+        await this.#insertEvent(client, event, now);
+      }
+      await client.query(
+        `UPDATE messages SET state = 'done' WHERE id = $1 AND NOT EXISTS
+           (SELECT 1 FROM deliveries WHERE queue_id = $1 AND state = 'pending')`,
+        [queueId],
+      );
+    });
+  }
+
+  async deferDelivery(id: number, reason: string, nextAttemptAt: Date): Promise<void> {
+    await this.#transaction(async (client) => {
+      await lockDelivery(client, id);
+      await client.query(
+        `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2,
+           lease_owner = NULL, lease_until = NULL WHERE id = $1`,
+        [id, nextAttemptAt],
+      );
+      await client.query(
+        "UPDATE delivery_recipients SET reply = $2 WHERE delivery_id = $1 AND state = 'pending'",
+        [id, reason],
+      );
+    });
+  }
+
+  /** An unleased message is due at the epoch (now, in effect), as in the SQLite store. */
+  async nextDue(): Promise<Date | null> {
+    const { rows } = await this.#pool.query<{ t: Date | null }>(
+      `SELECT LEAST(
+         (SELECT MIN(COALESCE(lease_until, 'epoch'::timestamptz)) FROM messages
+           WHERE state = 'received'),
+         (SELECT MIN(GREATEST(next_attempt_at, COALESCE(lease_until, 'epoch'::timestamptz)))
+            FROM deliveries WHERE state = 'pending')) AS t`,
+    );
+    return rows[0]?.t ?? null;
+  }
+
+  async recordEvent(event: NewEvent): Promise<void> {
+    await this.#insertEvent(this.#pool, event, new Date());
+  }
+
+  async events(queueId: string): Promise<StoredEvent[]> {
+    const { rows } = await this.#pool.query<EventRow>(
+      "SELECT * FROM events WHERE queue_id = $1 ORDER BY id",
+      [queueId],
+    );
+    return rows.map(toEvent);
+  }
+
+  async deliveries(queueId: string): Promise<Delivery[]> {
+    const { rows } = await this.#pool.query<DeliveryRow>(
+      "SELECT * FROM deliveries WHERE queue_id = $1 ORDER BY id",
+      [queueId],
+    );
+    const recipients = await selectRecipients(this.#pool, rows);
+    return rows.map((row) => toDelivery(row, recipients));
+  }
+
+  async findMessages(reference: string): Promise<MessageSummary[]> {
+    const ref = reference.trim().replace(/^<(.*)>$/, "$1");
+    const { rows } = await this.#pool.query<SummaryRow>(
+      `SELECT id, message_id, state, received_at, hold_reason,
+              cardinality(rcpt_to) AS recipient_count
+         FROM messages WHERE id = $1 OR message_id = $2 ORDER BY received_at, id`,
+      [ref.toUpperCase(), ref],
+    );
+    return rows.map(toSummary);
+  }
+
+  async getMessage(queueId: string): Promise<StoredMessage | null> {
+    const { rows } = await this.#pool.query<MessageRow>("SELECT * FROM messages WHERE id = $1", [
+      queueId,
+    ]);
+    return rows[0] ? toMessage(rows[0]) : null;
+  }
+
+  async stats(): Promise<QueueStats> {
+    const counts = await this.#pool.query<{ state: string; n: number }>(
+      "SELECT state, COUNT(*)::int AS n FROM messages GROUP BY state",
+    );
+    const byState = Object.fromEntries(counts.rows.map((c) => [c.state, c.n]));
+    const pending = await this.#pool.query<{ n: number }>(
+      "SELECT COUNT(*)::int AS n FROM deliveries WHERE state = 'pending'",
+    );
+    return {
+      received: byState.received ?? 0,
+      routed: byState.routed ?? 0,
+      held: byState.held ?? 0,
+      done: byState.done ?? 0,
+      pendingDeliveries: pending.rows[0]?.n ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+}
+
+/** Creates the schema and tables under an advisory lock, so nodes starting together agree. */
+async function prepareSchema(pool: pg.Pool, schema: string | undefined): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [SCHEMA_LOCK_KEY.toString()]);
+    if (schema !== undefined) {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      // A connection string with its own `options` would override the search_path we set.
+      const { rows } = await client.query<{ s: string }>("SELECT current_schema() AS s");
+      if (rows[0]?.s !== schema) {
+        throw new StoreError("STORE_CONFIG", "the connection's search_path overrides the schema");
+      }
+    }
+    await client.query(SCHEMA_SQL);
+    await client.query("COMMIT");
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Locks the message for routing; it must exist and still wait for the pipeline. */
+async function lockReceivedMessage(client: pg.PoolClient, queueId: string): Promise<void> {
+  const { rows } = await client.query<{ state: string }>(
+    "SELECT state FROM messages WHERE id = $1 FOR UPDATE",
+    [queueId],
+  );
+  const state = rows[0]?.state;
+  if (state === undefined) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
+  if (state !== "received") {
+    throw new StoreError("STORE_CONFLICT", `message ${queueId} is already ${state}`);
+  }
+}
+
+/** Locks a delivery row for an update and returns its queue id. */
+async function lockDelivery(client: pg.PoolClient, id: number): Promise<string> {
+  const { rows } = await client.query<{ queue_id: string }>(
+    "SELECT queue_id FROM deliveries WHERE id = $1 FOR UPDATE",
+    [id],
+  );
+  const queueId = rows[0]?.queue_id;
+  if (queueId === undefined) throw new StoreError("STORE_NOT_FOUND", `no delivery ${id}`);
+  return queueId;
+}
+
+async function selectRecipients(db: Queryable, rows: DeliveryRow[]): Promise<RecipientRow[]> {
+  if (rows.length === 0) return [];
+  const result = await db.query<RecipientRow>(
+    `SELECT delivery_id, address, state, reply FROM delivery_recipients
+      WHERE delivery_id = ANY($1::bigint[]) ORDER BY delivery_id, position`,
+    [rows.map((r) => r.id)],
+  );
+  return result.rows;
+}
+
+function byTimeThenId<K extends "received_at" | "next_attempt_at">(key: K) {
+  return (a: { id: string } & Record<K, Date>, b: { id: string } & Record<K, Date>): number =>
+    a[key].getTime() - b[key].getTime() || compareIds(a.id, b.id);
+}
+
+/** Queue ids are fixed-length text; delivery ids are BIGINT digits of varying length. */
+function compareIds(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
