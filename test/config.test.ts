@@ -51,3 +51,9 @@ t.test("secrets come from the environment and flags override the file", async (t
   t.equal(config.smtp.listen, "127.0.0.1:2600");
   t.equal(config.loopGuard.secret, "0123456789abcdef0123");
 });
+
+t.test("the documented example configuration is valid as shipped", async (t) => {
+  const { config } = loadConfig(path.resolve("deploy/sealgate.example.yaml"));
+  t.equal(config.delivery.mode, "smarthost");
+  t.equal(config.smtp.connectors.length, 2);
+});
