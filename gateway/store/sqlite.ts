@@ -245,8 +245,7 @@ export class SqliteStore implements Store {
   /** Routing twice (a worker whose lease ran out) would send twice: only one may route. */
   #requireReceived(queueId: string): void {
     const row = this.#db.prepare("SELECT state FROM messages WHERE id = ?").get(queueId) as
-      | { state: string }
-      | undefined;
+      { state: string } | undefined;
     if (!row) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
     if (row.state !== "received") {
       throw new StoreError("STORE_CONFLICT", `message ${queueId} is already ${row.state}`);
@@ -255,8 +254,7 @@ export class SqliteStore implements Store {
 
   #requireDelivery(id: number): string {
     const row = this.#db.prepare("SELECT queue_id FROM deliveries WHERE id = ?").get(id) as
-      | { queue_id: string }
-      | undefined;
+      { queue_id: string } | undefined;
     if (!row) throw new StoreError("STORE_NOT_FOUND", `no delivery ${id}`);
     return row.queue_id;
   }
