@@ -29,6 +29,8 @@ export interface PostfixOptions {
   relayCaFile?: string;
   /** Extra main.cf settings, applied last. */
   settings?: Record<string, string>;
+  /** Port for smtpd. Default: a free one. */
+  port?: number;
 }
 
 export class PostfixError extends Error {
@@ -94,7 +96,7 @@ export class PostfixInstance {
     const pf = new PostfixInstance(dir, opts.domain ?? "postfix.test");
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
-      pf.#port = await freePort();
+      pf.#port = opts.port ?? (await freePort());
       pf.#writeConfig(opts);
       try {
         await pf.#postfix("check");
@@ -209,6 +211,32 @@ export class PostfixInstance {
       await sleep(100);
     }
     throw new PostfixError("POSTFIX_TIMEOUT", `smtpd not listening on ${this.#port}`);
+  }
+
+  /**
+   * Rewrites main.cf with new options (same port) and reloads: new smtpd processes use the
+   * new settings, e.g. a different certificate or recipient restrictions.
+   */
+  async reconfigure(opts: PostfixOptions): Promise<void> {
+    this.#writeConfig(opts);
+    await this.#postfix("reload");
+    // Running daemons finish their current client and exit; give the master a moment.
+    await sleep(500);
+  }
+
+  /** Stops the master but keeps the folder and queue, so `resume` brings it back as it was. */
+  async pause(): Promise<void> {
+    const pid = this.#masterPid();
+    await this.#postfix("stop");
+    if (pid) await waitExit(pid, 10_000);
+    running.delete(this);
+  }
+
+  /** Starts a paused instance again on the same port. */
+  async resume(): Promise<void> {
+    await this.#postfix("start");
+    running.add(this);
+    await this.#waitListening(10_000);
   }
 
   /** Hands a message to Postfix the local way: sendmail(1) with this instance's config. */
