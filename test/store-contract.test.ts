@@ -430,6 +430,28 @@ const cases: Case[] = [
     },
   ],
   [
+    "NUL characters from a hostile peer are stored, not turned into an error",
+    async (t, store) => {
+      const id = await store.enqueue(message({ messageId: "bad\0id@clinic.example" }));
+      t.ok(await store.getMessage(id), "the message is queued");
+      await store.routeMessage(id, [
+        { recipients: [A], route: "clean", nextHop: "example.org", sensitive: false },
+      ]);
+      const [delivery] = await store.leaseDeliveries(lease("node-a"));
+      const reply = "550 5.1.1 no\0 such user";
+      await store.completeDelivery(delivery!.id, {
+        sent: [],
+        failed: [{ address: A, reply }],
+        deferred: [],
+      });
+      await store.recordEvent({ queueId: id, name: "deliver:bounced", data: { reply } });
+      const [after] = await store.deliveries(id);
+      t.equal(after?.recipients[0]?.state, "failed");
+      t.match(after?.recipients[0]?.reply, /^550 5\.1\.1 no.? such user$/);
+      t.match((await store.events(id))[0]?.data, { reply: /^550 5\.1\.1 no.? such user$/ });
+    },
+  ],
+  [
     "calls about an unknown message or delivery are refused as not found",
     async (t, store) => {
       const nobody = "00000000000000000";

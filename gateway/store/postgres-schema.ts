@@ -197,3 +197,19 @@ export function toSummary(row: SummaryRow): MessageSummary {
     recipientCount: row.recipient_count,
   };
 }
+
+/**
+ * PostgreSQL text and JSONB cannot hold U+0000, which SQLite stores without complaint. Remote
+ * replies and header values are not ours to trust, so NUL becomes U+FFFD rather than turning
+ * a delivery's outcome into an error that would retry it forever.
+ */
+export function text<T extends string | null | undefined>(value: T): T {
+  return (typeof value === "string" ? value.replaceAll("\0", "\uFFFD") : value) as T;
+}
+
+export function jsonText(data: Record<string, unknown> | undefined): string | null {
+  if (data === undefined) return null;
+  return JSON.stringify(data, (_key, value: unknown) =>
+    typeof value === "string" ? text(value) : value,
+  );
+}

@@ -5,11 +5,13 @@ import {
   type DeliveryRow,
   type EventRow,
   isSchemaName,
+  jsonText,
   type MessageRow,
   type RecipientRow,
   SCHEMA_LOCK_KEY,
   SCHEMA_SQL,
   type SummaryRow,
+  text,
   toDelivery,
   toEvent,
   toMessage,
@@ -128,12 +130,12 @@ export class PostgresStore implements Store {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'received', $13)`,
       [
         id,
-        m.messageId,
-        m.envelope.mailFrom,
-        m.envelope.rcptTo,
+        text(m.messageId),
+        text(m.envelope.mailFrom),
+        m.envelope.rcptTo.map(text),
         m.raw,
-        m.connector,
-        m.clientIp,
+        text(m.connector),
+        text(m.clientIp),
         m.origin,
         m.eightBit,
         m.smtpUtf8,
@@ -147,8 +149,9 @@ export class PostgresStore implements Store {
 
   async #insertEvent(db: Queryable, e: NewEvent, now: Date): Promise<void> {
     await db.query(
-      "INSERT INTO events (queue_id, name, recipient, data, at) VALUES ($1, $2, $3, $4, $5)",
-      [e.queueId, e.name, e.recipient ?? null, e.data ?? null, now],
+      `INSERT INTO events (queue_id, name, recipient, data, at)
+       VALUES ($1, $2, $3, $4::jsonb, $5)`,
+      [e.queueId, e.name, text(e.recipient) ?? null, jsonText(e.data), now],
     );
   }
 
@@ -182,13 +185,13 @@ export class PostgresStore implements Store {
         const { rows } = await client.query<{ id: string }>(
           `INSERT INTO deliveries (queue_id, route, next_hop, sensitive, raw, state, created_at,
              next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) RETURNING id`,
-          [queueId, plan.route, plan.nextHop, plan.sensitive, plan.raw ?? null, now],
+          [queueId, plan.route, text(plan.nextHop), plan.sensitive, plan.raw ?? null, now],
         );
         await client.query(
           `INSERT INTO delivery_recipients (delivery_id, position, address, state)
            SELECT $1, r.position, r.address, 'pending'
              FROM unnest($2::text[]) WITH ORDINALITY AS r(address, position)`,
-          [rows[0]?.id, [...new Set(plan.recipients)]],
+          [rows[0]?.id, [...new Set(plan.recipients.map(text))]],
         );
       }
       for (const e of events) await this.#insertEvent(client, e, now);
@@ -206,7 +209,7 @@ export class PostgresStore implements Store {
       const { rowCount } = await client.query(
         `UPDATE messages SET state = 'held', hold_reason = $1, lease_owner = NULL,
            lease_until = NULL WHERE id = $2`,
-        [reason, queueId],
+        [text(reason), queueId],
       );
       if (rowCount === 0) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
       await this.#insertEvent(client, { queueId, name: "pipeline:held", data: { reason } }, now);
@@ -267,9 +270,9 @@ export class PostgresStore implements Store {
           WHERE r.delivery_id = $1 AND r.address = u.address`,
         [
           id,
-          results.map((r) => r.address),
+          results.map((r) => text(r.address)),
           results.map((r) => r.state),
-          results.map((r) => r.reply),
+          results.map((r) => text(r.reply)),
         ],
       );
       await client.query(
@@ -305,7 +308,7 @@ export class PostgresStore implements Store {
       );
       await client.query(
         "UPDATE delivery_recipients SET reply = $2 WHERE delivery_id = $1 AND state = 'pending'",
-        [id, reason],
+        [id, text(reason)],
       );
     });
   }
@@ -344,7 +347,7 @@ export class PostgresStore implements Store {
   }
 
   async findMessages(reference: string): Promise<MessageSummary[]> {
-    const ref = reference.trim().replace(/^<(.*)>$/, "$1");
+    const ref = text(reference.trim().replace(/^<(.*)>$/, "$1"));
     const { rows } = await this.#pool.query<SummaryRow>(
       `SELECT id, message_id, state, received_at, hold_reason,
               cardinality(rcpt_to) AS recipient_count
