@@ -1,0 +1,172 @@
+import { DRUG_NAMES } from "../dictionaries/drugs.js";
+import { isIcd10Category } from "../dictionaries/icd10-categories.js";
+import { MEDICAL_TERMS } from "../dictionaries/medical-terms.js";
+import type { Confidence } from "../types.js";
+import { ContextWords, digitsContinue, hasContext, inOtherRole } from "./context.js";
+import { push } from "./ids.js";
+import type { Detector, DetectorMatch, SegmentView } from "./types.js";
+
+/**
+ * Health information: diagnosis and procedure codes, drugs, clinical words and lab values.
+ * A code shape alone is weak (SKUs and ZIP codes share it): ICD-10 needs a listed category,
+ * and both ICD-10 and CPT need context to count.
+ */
+
+const ICD_CONTEXT = new ContextWords([
+  "icd", "icd-10", "icd10", "icd-10-cm", "dx", "diagnosis", "diagnoses", "diagnosed",
+  "problem list", "assessment", "indication", "impression", "primary dx", "secondary dx",
+  "condition", "conditions", "encounter", "working diagnoses", "diagnosis code",
+]);
+const ICD_RE = /(?<![A-Za-z0-9.\-/])([A-TV-Z][0-9][0-9AB])(?:\.([0-9A-TV-Z]{1,4}))?(?![A-Za-z0-9]|[-/][A-Za-z0-9]|\.[0-9A-Za-z])/g;
+
+export const icd10Detector: Detector = {
+  name: "icd10",
+  strength: 3,
+  detect(view, out) {
+    for (const m of view.text.matchAll(ICD_RE)) {
+      const category = m[1] ?? "";
+      if (!isIcd10Category(category)) continue;
+      const start = m.index;
+      const end = start + m[0].length;
+      const context = hasContext(view, { start, end }, { words: ICD_CONTEXT, proximity: 80 });
+      const dotted = m[2] !== undefined;
+      const confidence: Confidence = context ? (dotted ? "high" : "medium") : "low";
+      push(out, view, { start, end, confidence, key: m[0].toUpperCase() }, this.name);
+    }
+  },
+};
+
+const CPT_CONTEXT = new ContextWords([
+  "cpt", "cpt®", "hcpcs", "procedure code", "procedure codes", "e/m", "cpt code", "cpt codes",
+  "billing code", "billed",
+]);
+const CPT_RE = /(?<![A-Za-z0-9$.,\-/])(\d{4}[0-9FTU]|[A-V]\d{4})(?![A-Za-z0-9]|[-/.,]\d)/g;
+const STATE_BEFORE = /(?:^|[\s,])[A-Z]{2}\s+$/;
+
+export const cptDetector: Detector = {
+  name: "cpt",
+  strength: 2,
+  detect(view, out) {
+    const text = view.text;
+    for (const m of text.matchAll(CPT_RE)) {
+      const start = m.index;
+      const end = start + m[0].length;
+      if (STATE_BEFORE.test(text.slice(Math.max(0, start - 5), start))) continue;
+      const header = view.headerAt(start);
+      if (header !== undefined && /zip|postal/.test(header)) continue;
+      if (!hasContext(view, { start, end }, { words: CPT_CONTEXT, proximity: 80 })) continue;
+      if (inOtherRole(view, start, { context: CPT_CONTEXT })) continue;
+      const near = hasContext(view, { start, end }, { words: CPT_CONTEXT, proximity: 25 });
+      push(out, view, { start, end, confidence: near ? "high" : "medium", key: m[0] }, this.name);
+    }
+  },
+};
+
+/**
+ * A dictionary of words and phrases matched as whole words. Single words are looked up in a
+ * set while the text is tokenised once; phrases are checked from their first word.
+ */
+export class Dictionary {
+  readonly #words = new Set<string>();
+  readonly #phrases = new Map<string, string[][]>();
+
+  constructor(terms: readonly string[]) {
+    for (const term of terms) {
+      const words = term.toLowerCase().split(/[\s]+/).filter((w) => w.length > 0);
+      const first = words[0];
+      if (first === undefined) continue;
+      if (words.length === 1) this.#words.add(first);
+      else this.#phrases.set(first, [...(this.#phrases.get(first) ?? []), words.slice(1)]);
+    }
+  }
+
+  /** Calls fn for each whole-word occurrence with its span in the text. */
+  scan(lower: string, fn: (start: number, end: number, term: string) => void): void {
+    const re = /[a-z0-9][a-z0-9'-]*[a-z0-9]|[a-z]/g;
+    for (let m = re.exec(lower); m !== null; m = re.exec(lower)) {
+      const word = m[0];
+      const start = m.index;
+      if (this.#words.has(word)) fn(start, start + word.length, word);
+      const phrases = this.#phrases.get(word);
+      if (phrases === undefined) continue;
+      for (const rest of phrases) {
+        const end = matchPhrase(lower, start + word.length, rest);
+        if (end !== -1) fn(start, end, lower.slice(start, end).replace(/\s+/g, " "));
+      }
+    }
+  }
+}
+
+function matchPhrase(lower: string, from: number, rest: string[]): number {
+  let pos = from;
+  for (const word of rest) {
+    const space = /^[\s-]+/.exec(lower.slice(pos, pos + 8));
+    if (space === null) return -1;
+    pos += space[0].length;
+    if (!lower.startsWith(word, pos)) return -1;
+    pos += word.length;
+  }
+  const after = lower.charCodeAt(pos);
+  return (after >= 97 && after <= 122) || (after >= 48 && after <= 57) ? -1 : pos;
+}
+
+const DOSE_RE = /\d+(?:\.\d+)?\s?(?:mg|mcg|µg|g|ml|units?|iu|tabs?|tablets?|caps?|capsules?|puffs?|%)(?![a-z])/;
+const DRUG_CONTEXT = new ContextWords([
+  "medication", "medications", "meds", "rx", "prescribed", "prescription", "refill", "takes",
+  "taking", "started", "dose", "dosage", "mg", "daily", "twice", "nightly", "as needed", "prn",
+]);
+
+export function dictionaryDetector(name: string, terms: readonly string[], dose: boolean): Detector {
+  const dictionary = new Dictionary(terms);
+  return {
+    name,
+    strength: 1,
+    detect(view: SegmentView, out: DetectorMatch[]) {
+      dictionary.scan(view.lower, (start, end, term) => {
+        let confidence: Confidence = "medium";
+        if (dose) {
+          const after = view.lower.slice(end, end + 40);
+          if (DOSE_RE.test(after) || hasContext(view, { start, end }, { words: DRUG_CONTEXT, proximity: 40 })) {
+            confidence = "high";
+          }
+        }
+        push(out, view, { start, end, confidence, key: term }, name);
+      });
+    },
+  };
+}
+
+export const drugDetector = dictionaryDetector("drug", DRUG_NAMES, true);
+export const medicalTermDetector = dictionaryDetector("medical-term", MEDICAL_TERMS, false);
+
+const LABS = [
+  "a1c", "hba1c", "hemoglobin a1c", "glucose", "inr", "pt/inr", "potassium", "sodium", "creatinine",
+  "egfr", "bun", "ldl", "hdl", "ldl cholesterol", "triglycerides", "tsh", "t4", "psa", "wbc",
+  "hemoglobin", "hgb", "hematocrit", "platelets", "anc", "alt", "ast", "troponin", "bnp",
+  "cholesterol", "ferritin", "vitamin d", "albumin", "bilirubin", "calcium", "magnesium",
+  "lactate", "crp", "esr", "phq-9", "gad-7", "urine albumin/creatinine", "viral load", "cd4",
+  "blood pressure", "bp", "spo2", "oxygen saturation",
+];
+const LAB_RE = new RegExp(
+  `(?<![a-z0-9_])(?:${LABS.sort((a, b) => b.length - a.length).map((l) => l.replace(/[/.]/g, "\\$&")).join("|")})` +
+    `(?![a-z0-9_])[^\\S\\n]*(?:\\([^)\\n]{1,20}\\))?[^\\S\\n]*(?:[:=]|(?:was|is|of|at|level|result)\\b)?[^\\S\\n]*` +
+    `(?:(?:has\\s+)?(?:improved|increased|decreased|dropped|risen)\\s+from\\s+)?` +
+    `[<>]?\\d+(?:\\.\\d+)?(?:/\\d+)?(?![\\d_])`,
+  "g",
+);
+const LAB_RESULT_CONTEXT = new ContextWords(["result", "results", "lab", "labs", "level", "value", "critical"]);
+
+export const labResultDetector: Detector = {
+  name: "lab-result",
+  strength: 1,
+  detect(view, out) {
+    for (const m of view.lower.matchAll(LAB_RE)) {
+      const start = m.index;
+      const end = start + m[0].length;
+      if (digitsContinue(view.text, start, end)) continue;
+      const context = hasContext(view, { start, end }, { words: LAB_RESULT_CONTEXT });
+      const key = m[0].replace(/\s+/g, " ");
+      push(out, view, { start, end, confidence: context ? "high" : "medium", key }, this.name);
+    }
+  },
+};

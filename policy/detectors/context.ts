@@ -1,0 +1,131 @@
+import type { SegmentView } from "./types.js";
+
+/**
+ * Context words: whole words or phrases near a candidate that make it more (or less) likely to
+ * be what its shape says. Matching is on lower-cased text and whole words only, so "ssn" does
+ * not match inside "lessons" while "SSN#" and "SS#" still count.
+ */
+export class ContextWords {
+  readonly #re: RegExp;
+  readonly #global: RegExp;
+
+  constructor(words: readonly string[]) {
+    const alternatives = [...words]
+      .map((w) => w.toLowerCase().trim())
+      .filter((w) => w.length > 0)
+      .sort((a, b) => b.length - a.length)
+      .map((w) => escapeRegex(w).replace(/\\? +/g, "[\\s_-]+"));
+    const body = `(?<![a-z0-9])(?:${alternatives.join("|") || "(?!)"})(?![a-z])`;
+    this.#re = new RegExp(body);
+    this.#global = new RegExp(body, "g");
+  }
+
+  /** True when the (lower-cased) text holds one of the words. */
+  test(lowerText: string): boolean {
+    return this.#re.test(lowerText);
+  }
+
+  /** End offset of the last occurrence within lowerText, or -1. */
+  lastEnd(lowerText: string): number {
+    let end = -1;
+    this.#global.lastIndex = 0;
+    for (let m = this.#global.exec(lowerText); m !== null; m = this.#global.exec(lowerText)) {
+      end = m.index + m[0].length;
+    }
+    return end;
+  }
+}
+
+export function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\#/-]/g, "\\$&");
+}
+
+/** Default distance in characters, either side, at which a context word still counts. */
+export const DEFAULT_PROXIMITY = 60;
+
+/**
+ * True when a context word stands within `proximity` characters of [start, end), or in the
+ * header cell of the candidate's table column (a header lends context to its whole column).
+ */
+export function hasContext(
+  view: SegmentView,
+  span: { start: number; end: number },
+  options: { words: ContextWords; proximity?: number },
+): boolean {
+  const proximity = options.proximity ?? DEFAULT_PROXIMITY;
+  const from = Math.max(0, span.start - proximity);
+  const to = Math.min(view.text.length, span.end + proximity);
+  if (options.words.test(view.lower.slice(from, to))) return true;
+  const header = view.headerAt(span.start);
+  return header !== undefined && options.words.test(header);
+}
+
+/** The text on the same line before `start`, at most `limit` characters, lower-cased. */
+export function lineBefore(view: SegmentView, start: number, limit = 40): string {
+  const from = Math.max(0, start - limit);
+  const before = view.lower.slice(from, start);
+  const nl = Math.max(before.lastIndexOf("\n"), before.lastIndexOf("\t"));
+  return nl === -1 ? before : before.slice(nl + 1);
+}
+
+/**
+ * Words that label a number as something other than a personal identifier: order, invoice and
+ * tracking numbers, phone numbers, tickets, SKUs and the like.
+ */
+export const OTHER_ROLES = new ContextWords([
+  "order", "order no", "order number", "order #", "tracking", "track", "invoice", "inv",
+  "po", "p.o.", "purchase order", "quote", "ticket", "case", "ref", "reference", "confirmation",
+  "conf", "item", "sku", "part", "serial", "lot", "batch", "shipment", "package", "pro",
+  "transaction", "txn", "receipt", "employee id", "employee", "badge", "permit", "version",
+  "build", "phone", "tel", "fax", "pager", "ext", "cell", "mobile", "call", "dial-in",
+  "access code", "meeting id", "passcode", "pin", "usps", "ups", "fedex", "waybill", "check",
+  "cheque", "remit", "vendor", "supplier", "customer", "store", "rma", "accession", "job",
+]);
+
+/**
+ * True when the nearest label before a number on its line (or its column header) names another
+ * role, and no identifier context stands closer to the number.
+ */
+export function inOtherRole(
+  view: SegmentView,
+  start: number,
+  options: { context?: ContextWords; roles?: ContextWords },
+): boolean {
+  const roles = options.roles ?? OTHER_ROLES;
+  const before = lineBefore(view, start);
+  const roleEnd = roles.lastEnd(before);
+  const header = view.headerAt(start);
+  const headerIsRole = header !== undefined && roles.test(header);
+  const contextEnd = options.context?.lastEnd(before) ?? -1;
+  const headerIsContext = header !== undefined && (options.context?.test(header) ?? false);
+  if (roleEnd > contextEnd) return true;
+  return headerIsRole && !headerIsContext && contextEnd === -1;
+}
+
+/**
+ * True when a run of digits continues past the match: another digit, or a separator followed
+ * by a digit, on either side ("7712 3456 7890", "1,204,567", "12.5", "2024-11-13T...").
+ */
+export function digitsContinue(text: string, start: number, end: number): boolean {
+  const before = text.charCodeAt(start - 1);
+  const before2 = text.charCodeAt(start - 2);
+  const after = text.charCodeAt(end);
+  const after2 = text.charCodeAt(end + 1);
+  if (isAlnum(before) || isAlnum(after)) return true;
+  if (isJoiner(before) && isDigit(before2)) return true;
+  if (isJoiner(after) && isDigit(after2)) return true;
+  return false;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+function isAlnum(c: number): boolean {
+  return isDigit(c) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+}
+
+/** Characters that join digit groups into one number: - . , / : and a single space. */
+function isJoiner(c: number): boolean {
+  return c === 45 || c === 46 || c === 44 || c === 47 || c === 58 || c === 32;
+}

@@ -1,0 +1,93 @@
+import type { TextSegment } from "../extract/types.js";
+import type { Confidence, Finding } from "../types.js";
+import {
+  cptDetector, drugDetector, icd10Detector, labResultDetector, medicalTermDetector,
+} from "./clinical.js";
+import { cardDetector, deaDetector, mbiDetector, npiDetector, routingDetector, ssnDetector } from "./ids.js";
+import { bankAccountDetector, claimNumberDetector, healthPlanIdDetector, mrnDetector } from "./labelled.js";
+import { patientNameDetector } from "./names.js";
+import { addressDetector, dobDetector, emailDetector, phoneDetector } from "./personal.js";
+import { CONFIDENCE_RANK, SegmentView, atLeast, type Detector, type DetectorMatch } from "./types.js";
+
+export { ContextWords, DEFAULT_PROXIMITY, hasContext } from "./context.js";
+export { Dictionary, dictionaryDetector } from "./clinical.js";
+export { maskValue } from "./mask.js";
+export * from "./types.js";
+export { NAMED_VALIDATORS, type ValidatorName } from "./validators.js";
+
+/** Every built-in detector, by the name rules use. */
+export const BUILTIN_DETECTORS: readonly Detector[] = [
+  ssnDetector, mbiDetector, npiDetector, deaDetector, cardDetector, routingDetector,
+  healthPlanIdDetector, mrnDetector, claimNumberDetector, bankAccountDetector,
+  icd10Detector, cptDetector, drugDetector, medicalTermDetector, labResultDetector,
+  dobDetector, patientNameDetector, phoneDetector, emailDetector, addressDetector,
+];
+
+export const BUILTIN_DETECTOR_NAMES: ReadonlySet<string> = new Set(BUILTIN_DETECTORS.map((d) => d.name));
+
+/** Runs the detectors over every segment and resolves overlapping claims on the same span. */
+export function runDetectors(
+  segments: readonly TextSegment[],
+  detectors: readonly Detector[],
+): DetectorMatch[] {
+  const strength = new Map(detectors.map((d) => [d.name, d.strength]));
+  const all: DetectorMatch[] = [];
+  segments.forEach((segment, index) => {
+    const view = new SegmentView(segment, index);
+    const found: DetectorMatch[] = [];
+    for (const detector of detectors) detector.detect(view, found);
+    all.push(...resolveOverlaps(found, strength));
+  });
+  return all;
+}
+
+/**
+ * When several detectors claim overlapping spans of one segment, the strongest evidence wins:
+ * first the detector's strength (checksum > label > dictionary), then confidence, then length.
+ * Matches of the same detector never displace each other. Dictionary words inside a longer
+ * identifier are dropped; separate spans are kept.
+ */
+export function resolveOverlaps(
+  matches: DetectorMatch[],
+  strength: ReadonlyMap<string, number>,
+): DetectorMatch[] {
+  if (matches.length < 2) return matches;
+  const score = (m: DetectorMatch): number =>
+    (strength.get(m.detector) ?? 1) * 100 + CONFIDENCE_RANK[m.confidence] * 10 +
+    Math.min(9, (m.end - m.start) / 4);
+  const ranked = [...matches].sort((a, b) => score(b) - score(a));
+  const kept: DetectorMatch[] = [];
+  for (const m of ranked) {
+    const clash = kept.some(
+      (k) => k.detector !== m.detector && k.start < m.end && m.start < k.end,
+    );
+    if (!clash) kept.push(m);
+  }
+  return kept.sort((a, b) => a.start - b.start);
+}
+
+/** Unique values per detector at or above a confidence. */
+export function countUnique(
+  matches: readonly DetectorMatch[],
+  detector: string,
+  min: Confidence,
+): number {
+  const keys = new Set<string>();
+  for (const m of matches) {
+    if (m.detector === detector && atLeast(m.confidence, min)) keys.add(m.key);
+  }
+  return keys.size;
+}
+
+/** Findings for the verdict: per detector, unique values at medium or above, best confidence. */
+export function summarise(matches: readonly DetectorMatch[]): Finding[] {
+  const byDetector = new Map<string, { keys: Set<string>; best: Confidence }>();
+  for (const m of matches) {
+    if (!atLeast(m.confidence, "medium")) continue;
+    const entry = byDetector.get(m.detector) ?? { keys: new Set<string>(), best: "low" };
+    entry.keys.add(m.key);
+    if (CONFIDENCE_RANK[m.confidence] > CONFIDENCE_RANK[entry.best]) entry.best = m.confidence;
+    byDetector.set(m.detector, entry);
+  }
+  return [...byDetector].map(([detector, e]) => ({ detector, count: e.keys.size, confidence: e.best }));
+}

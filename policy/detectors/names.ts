@@ -1,0 +1,132 @@
+import type { Confidence } from "../types.js";
+import { ContextWords } from "./context.js";
+import { push } from "./ids.js";
+import { forEachCell, type Detector, type DetectorMatch, type SegmentView } from "./types.js";
+
+/**
+ * Patients' names. A capitalised pair of words is everywhere (staff, places, products), so a
+ * name only counts where the text marks it as a patient's: a label ("Patient:", "Member:",
+ * "Claimant:"), a salutation to the person, an honorific, a date of birth right after it, or a
+ * table column headed "patient" or "first name". Clinicians ("Dr. …", "…, MD") are not patients.
+ */
+
+const TOKEN = "(?:\\p{Lu}[\\p{Ll}'’]+(?:-\\p{Lu}\\p{Ll}+)?|\\p{Lu}{2,}(?:[-'’]\\p{Lu}+)?)";
+const NAME = `(?:${TOKEN},[^\\S\\n]+${TOKEN}(?:[^\\S\\n]+\\p{Lu}\\.?)?|${TOKEN}(?:[^\\S\\n]+(?:${TOKEN}|\\p{Lu}\\.)){1,3})`;
+const NAME_AT = new RegExp(`[\\s:,\\-–]*(${NAME})`, "uy");
+const NAME_THEN_DOB = new RegExp(
+  `(?<![\\p{L}.])(${NAME})[^\\S\\n]*[,(–-]?[^\\S\\n]*(?:dob|d\\.o\\.b|date of birth|born|birthday)(?![\\p{L}])`,
+  "giu",
+);
+const GREETING = new RegExp(`(?<![\\p{L}])(?:Dear|Hi|Hello)[^\\S\\n]+(${NAME})[^\\S\\n]*[,:!]`, "gu");
+const HONORIFIC = new RegExp(
+  `(?<![\\p{L}])(?:Mr|Mrs|Ms|Miss|Mx|Sr|Sra|Srta)\\.?[^\\S\\n]+(${TOKEN}(?:[^\\S\\n]+${TOKEN}){0,2})`,
+  "gu",
+);
+
+const PATIENT_LABELS = [
+  "patient", "patient name", "pt", "pt name", "member", "member name", "subscriber", "insured",
+  "claimant", "beneficiary", "resident", "client", "guarantor", "responsible party", "my patient",
+  "our patient", "mutual patient", "shared patient", "your patient", "the patient", "my mother",
+  "my father", "my son", "my daughter", "my wife", "my husband",
+];
+const OTHER_LABELS = ["name", "re", "regarding", "full name", "legal name"];
+const LABEL_RE = new RegExp(
+  `(?<![a-z0-9])(${[...PATIENT_LABELS, ...OTHER_LABELS]
+    .sort((a, b) => b.length - a.length)
+    .join("|")})(?![a-z0-9])`,
+  "g",
+);
+const PATIENT_LABEL_SET = new Set(PATIENT_LABELS);
+
+const NAME_HEADERS = new ContextWords([
+  "patient", "patient name", "name", "first name", "last name", "given name", "surname",
+  "family name", "member name", "full name", "first", "last", "fname", "lname",
+]);
+
+const CLINICIAN_AFTER = /^,?\s*(?:MD|M\.D\.|DO|RN|NP|PA|PA-C|PhD|PsyD|LCSW|DPM|CPC|FNP|APRN|DDS|PharmD|RPh|LPN|MSW)\b/;
+const CLINICIAN_BEFORE = /(?:\bDr\.?|\bDoctor|\bProvider:?|\bPhysician:?|\bReferring:?|\bPrescriber:?)\s*$/i;
+
+/** Capitalised words that begin or fill labels and sentences, never a name. */
+const NOT_NAMES = new Set(
+  `the this that these those please thank thanks dear hi hello date birth address phone sex
+  gender signature department provider insurance plan group policy number name patient member
+  unknown none information first last middle city state zip email fax cell home work sent from
+  to subject re fw fwd monday tuesday wednesday thursday friday saturday sunday january february
+  march april may june july august september october november december primary secondary
+  medicare medicaid health care center clinic hospital medical family all team staff everyone
+  confidential notice emergency contact yes no male female id mrn dob ssn age result results
+  today tomorrow yesterday our your my his her their new see attached report summary`
+    .split(/\s+/),
+);
+
+function plausibleName(name: string): boolean {
+  const tokens = name.split(/[\s,]+/).filter((t) => t.length > 1);
+  if (tokens.length === 0) return false;
+  return tokens.every((t) => !NOT_NAMES.has(t.toLowerCase().replace(/[.'’]/g, "")));
+}
+
+function isClinician(text: string, start: number, end: number): boolean {
+  return CLINICIAN_BEFORE.test(text.slice(Math.max(0, start - 12), start)) ||
+    CLINICIAN_AFTER.test(text.slice(end, end + 8));
+}
+
+function nameKey(name: string): string {
+  const tokens = name.toLowerCase().split(/[\s,]+/).filter((t) => t.length > 1);
+  return tokens.sort().join(" ");
+}
+
+const PATIENT_NEAR = new ContextWords(["patient", "dob", "date of birth", "mrn", "member id", "diagnosis"]);
+
+export const patientNameDetector: Detector = {
+  name: "patient-name",
+  strength: 2,
+  detect(view, out) {
+    const text = view.text;
+    const found = (start: number, name: string, confidence: Confidence): void => {
+      const end = start + name.length;
+      if (!plausibleName(name) || isClinician(text, start, end)) return;
+      const near = PATIENT_NEAR.test(view.lower.slice(Math.max(0, start - 60), end + 60));
+      const c = near && confidence === "medium" ? "high" : confidence;
+      push(out, view, { start, end, confidence: c, key: nameKey(name) }, "patient-name");
+    };
+
+    for (const m of view.lower.matchAll(LABEL_RE)) {
+      NAME_AT.lastIndex = m.index + m[0].length;
+      const n = NAME_AT.exec(text);
+      if (n === null || n[1] === undefined) continue;
+      if (/\n/.test(n[0].slice(0, n[0].length - n[1].length)) && n[0].includes("\n\n")) continue;
+      const start = NAME_AT.lastIndex - n[1].length;
+      found(start, n[1], PATIENT_LABEL_SET.has(m[1] ?? "") ? "high" : "medium");
+    }
+    for (const m of text.matchAll(NAME_THEN_DOB)) {
+      if (m[1] !== undefined) found(m.index, m[1], "high");
+    }
+    for (const re of [GREETING, HONORIFIC]) {
+      for (const m of text.matchAll(re)) {
+        if (m[1] === undefined) continue;
+        found(m.index + m[0].indexOf(m[1]), m[1], "medium");
+      }
+    }
+    tableNames(view, out);
+  },
+};
+
+const CELL_NAME = new RegExp(`^(?:${NAME}|${TOKEN})$`, "u");
+
+function tableNames(view: SegmentView, out: DetectorMatch[]): void {
+  if (view.segment.table === undefined) return;
+  const columns = new Set<number>();
+  forEachCell(view, (cell) => {
+    const value = view.text.slice(cell.start, cell.end).trim();
+    if (cell.row === 0) {
+      if (NAME_HEADERS.test(value.toLowerCase().replace(/[_.]+/g, " ")) && !/physician|provider|doctor|staff/i.test(value)) {
+        columns.add(cell.col);
+      }
+      return;
+    }
+    if (!columns.has(cell.col) || !CELL_NAME.test(value) || !plausibleName(value)) return;
+    const start = cell.start + view.text.slice(cell.start, cell.end).indexOf(value);
+    const found = { start, end: start + value.length, confidence: "high" as const, key: nameKey(value) };
+    push(out, view, found, "patient-name");
+  });
+}

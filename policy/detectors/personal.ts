@@ -1,0 +1,134 @@
+import type { Confidence } from "../types.js";
+import { ContextWords, hasContext, inOtherRole } from "./context.js";
+import { push } from "./ids.js";
+import type { Detector } from "./types.js";
+
+/**
+ * Who a message is about: dates of birth (a date only counts with birth context), patients'
+ * names (a name only counts where something marks it as a patient's), and contact details.
+ */
+
+const DOB_CONTEXT = new ContextWords([
+  "dob", "d.o.b", "d.o.b.", "date of birth", "birth date", "birthdate", "born", "birthday",
+  "fecha de nacimiento", "date of birth/age", "birth",
+]);
+const MONTHS =
+  "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|" +
+  "sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?";
+const DATE_RE = new RegExp(
+  `(?<![\\d/.-])(?:(\\d{1,2})([/.-])(\\d{1,2})\\2(\\d{4}|\\d{2})|(\\d{4})-(\\d{2})-(\\d{2})` +
+    `|(${MONTHS})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})` +
+    `|(\\d{1,2})\\s+(${MONTHS})\\.?,?\\s+(\\d{4}))(?![\\d/.-]\\d|\\d|t\\d)`,
+  "g",
+);
+const MONTH_INDEX = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const THIS_YEAR = new Date().getUTCFullYear();
+
+/** Year, month and day of a DATE_RE match, or undefined when it is no calendar date. */
+function parseDate(m: RegExpMatchArray): string | undefined {
+  let y: number;
+  let mo: number;
+  let d: number;
+  if (m[1] !== undefined) {
+    mo = Number(m[1]);
+    d = Number(m[3]);
+    y = Number(m[4]);
+    if ((m[4] ?? "").length === 2) y += y > THIS_YEAR % 100 ? 1900 : 2000;
+  } else if (m[5] !== undefined) {
+    y = Number(m[5]);
+    mo = Number(m[6]);
+    d = Number(m[7]);
+  } else if (m[8] !== undefined) {
+    mo = MONTH_INDEX.indexOf((m[8] ?? "").slice(0, 3)) + 1;
+    d = Number(m[9]);
+    y = Number(m[10]);
+  } else {
+    mo = MONTH_INDEX.indexOf((m[12] ?? "").slice(0, 3)) + 1;
+    d = Number(m[11]);
+    y = Number(m[13]);
+  }
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || y < 1900 || y > THIS_YEAR) return undefined;
+  return `${y}-${String(mo).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+}
+
+export const dobDetector: Detector = {
+  name: "dob",
+  strength: 2,
+  detect(view, out) {
+    let previousEnd = 0;
+    for (const m of view.lower.matchAll(DATE_RE)) {
+      const start = m.index;
+      const end = start + m[0].length;
+      const key = parseDate(m);
+      const windowStart = Math.max(previousEnd, start - 35);
+      previousEnd = end;
+      if (key === undefined) continue;
+      const before = view.lower.slice(windowStart, start);
+      const header = view.headerAt(start);
+      const labelled = DOB_CONTEXT.lastEnd(before) !== -1;
+      if (!labelled && !(header !== undefined && DOB_CONTEXT.test(header))) continue;
+      push(out, view, { start, end, confidence: "high", key }, this.name);
+    }
+  },
+};
+
+const PHONE_CONTEXT = new ContextWords([
+  "phone", "tel", "telephone", "cell", "mobile", "home", "contact", "call", "reach me", "fax",
+]);
+const PHONE_RE = /(?<![\d-])(?:\+?1[\s.-]?)?(?:\(([2-9]\d\d)\)\s?|([2-9]\d\d)[\s.-])([2-9]\d\d)[\s.-](\d{4})(?![\d-])/g;
+
+export const phoneDetector: Detector = {
+  name: "phone",
+  strength: 2,
+  detect(view, out) {
+    for (const m of view.text.matchAll(PHONE_RE)) {
+      const start = m.index;
+      const end = start + m[0].length;
+      const key = `${m[1] ?? m[2]}${m[3]}${m[4]}`;
+      const context = hasContext(view, { start, end }, { words: PHONE_CONTEXT, proximity: 30 });
+      push(out, view, { start, end, confidence: context ? "high" : "medium", key }, this.name);
+    }
+  },
+};
+
+const EMAIL_RE = /(?<![\w.+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])/g;
+
+export const emailDetector: Detector = {
+  name: "email",
+  strength: 2,
+  detect(view, out) {
+    for (const m of view.text.matchAll(EMAIL_RE)) {
+      const start = m.index;
+      const end = start + m[0].length;
+      push(out, view, { start, end, confidence: "medium", key: m[0].toLowerCase() }, this.name);
+    }
+  },
+};
+
+const STREET_TYPES =
+  "St|Street|Ave|Avenue|Rd|Road|Dr|Drive|Ln|Lane|Blvd|Boulevard|Ct|Court|Way|Ter|Terrace|Pl|" +
+  "Place|Pkwy|Parkway|Cir|Circle|Hwy|Highway|Trl|Trail|Sq|Square|Loop|Row|Run|Pike";
+const ADDRESS_RE = new RegExp(
+  `(?<![\\w-])\\d{1,6}\\s+(?:[NSEW]\\.?\\s+)?(?:[A-Z][A-Za-z'-]+\\s+){1,3}(?:${STREET_TYPES})\\b\\.?` +
+    `(?:,?\\s+(?:Apt|Unit|Suite|Ste|#)\\.?\\s*[A-Za-z0-9-]+)?` +
+    `(?:,\\s+[A-Z][A-Za-z .'-]{1,30},\\s+[A-Z]{2}\\s+\\d{5}(?:-\\d{4})?)?`,
+  "g",
+);
+const ADDRESS_CONTEXT = new ContextWords([
+  "address", "home address", "lives", "resides", "residence", "patient", "home", "at",
+]);
+
+export const addressDetector: Detector = {
+  name: "street-address",
+  strength: 2,
+  detect(view, out) {
+    for (const m of view.text.matchAll(ADDRESS_RE)) {
+      const start = m.index;
+      const end = start + m[0].length;
+      if (inOtherRole(view, start, {})) continue;
+      const context = hasContext(view, { start, end }, { words: ADDRESS_CONTEXT, proximity: 25 });
+      const key = m[0].toLowerCase().replace(/\s+/g, " ");
+      push(out, view, { start, end, confidence: context ? "high" : "medium", key }, this.name);
+    }
+  },
+};

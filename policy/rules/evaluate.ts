@@ -1,0 +1,193 @@
+import { Dictionary } from "../detectors/clinical.js";
+import { countUnique, summarise, BUILTIN_DETECTORS } from "../detectors/index.js";
+import type { Detector, DetectorMatch } from "../detectors/types.js";
+import type { Extraction } from "../extract/types.js";
+import type { EncryptMethod, PolicyAction, Verdict } from "../types.js";
+import type { Action, Condition, PolicyFile, Rule } from "./schema.js";
+
+/** What the rules look at for one message. */
+export interface MessageFacts {
+  extraction: Extraction;
+  matches: readonly DetectorMatch[];
+  mailFrom: string;
+  rcptTo: readonly string[];
+}
+
+const SEVERITY: Record<PolicyAction, number> = { allow: 0, encrypt: 1, quarantine: 2, block: 3 };
+
+/** A validated policy, ready to evaluate messages. Immutable; safe to share. */
+export class CompiledPolicy {
+  readonly name: string;
+  readonly detectors: readonly Detector[];
+  readonly #policy: PolicyFile;
+  readonly #rules: readonly Rule[];
+  readonly #dictionaries = new Map<string, Dictionary>();
+  readonly #keywordSets = new WeakMap<object, Dictionary>();
+
+  constructor(policy: PolicyFile, options: { name: string; detectors: readonly Detector[] }) {
+    this.name = options.name;
+    this.#policy = policy;
+    this.detectors = [...BUILTIN_DETECTORS, ...options.detectors];
+    // Precedence: higher priority first; equal priority keeps file order (sort is stable).
+    this.#rules = [...policy.rules].sort((a, b) => b.priority - a.priority);
+    for (const [name, terms] of Object.entries(policy.dictionaries)) {
+      this.#dictionaries.set(name, new Dictionary(terms));
+    }
+  }
+
+  get ruleNames(): string[] {
+    return this.#rules.map((r) => r.name);
+  }
+
+  evaluate(facts: MessageFacts): Verdict {
+    const fired: Rule[] = [];
+    const cache = new Map<Dictionary, number>();
+    for (const rule of this.#rules) {
+      if (!this.#holds(rule.when, facts, cache)) continue;
+      fired.push(rule);
+      if (rule.stop) break;
+    }
+    return this.#verdict(fired, facts);
+  }
+
+  #verdict(fired: Rule[], facts: MessageFacts): Verdict {
+    let action: PolicyAction = this.#policy.default as PolicyAction;
+    let decided = false;
+    let method: EncryptMethod | undefined;
+    let blockText: string | undefined;
+    let notifySender = false;
+    const addHeaders: { name: string; value: string }[] = [];
+    const raiseTo = (a: PolicyAction): void => {
+      if (!decided || SEVERITY[a] > SEVERITY[action]) action = a;
+      decided = true;
+    };
+    for (const rule of fired) {
+      for (const a of rule.then) {
+        const step = describe(a);
+        if (step.kind === "notify") notifySender = true;
+        else if (step.kind === "header") {
+          if (!addHeaders.some((h) => h.name === step.name && h.value === step.value)) {
+            addHeaders.push({ name: step.name, value: step.value });
+          }
+        } else {
+          raiseTo(step.kind);
+          if (step.kind === "encrypt" && (method === undefined || method === "auto")) method = step.method;
+          if (step.kind === "block") blockText ??= step.text;
+        }
+      }
+    }
+    const findings = summarise(facts.matches);
+    if (facts.extraction.unscannable.length > 0) {
+      findings.push({ detector: "unscannable", count: facts.extraction.unscannable.length, confidence: "high" });
+    }
+    const verdict: Verdict = { action, rules: fired.map((r) => r.name), findings };
+    if (action === "encrypt") verdict.method = method ?? "auto";
+    if (action === "block") verdict.blockText = blockText ?? "This message was blocked by policy.";
+    if (notifySender) verdict.notifySender = true;
+    if (addHeaders.length > 0) verdict.addHeaders = addHeaders;
+    return verdict;
+  }
+
+  #holds(cond: Condition, facts: MessageFacts, cache: Map<Dictionary, number>): boolean {
+    if ("any" in cond) return cond.any.some((c) => this.#holds(c, facts, cache));
+    if ("all" in cond) return cond.all.every((c) => this.#holds(c, facts, cache));
+    if ("not" in cond) return !this.#holds(cond.not, facts, cache);
+    if ("detector" in cond) {
+      if (cond.detector === "unscannable") return facts.extraction.unscannable.length >= cond.min;
+      return countUnique(facts.matches, cond.detector, cond.confidence) >= cond.min;
+    }
+    if ("keywords" in cond) return this.#count(this.#keywords(cond), facts, cache) >= cond.min;
+    if ("dictionary" in cond) {
+      const dictionary = this.#dictionaries.get(cond.dictionary);
+      return dictionary !== undefined && this.#count(dictionary, facts, cache) >= cond.min;
+    }
+    if ("sender" in cond) return this.#addressIn(facts.mailFrom, cond.sender);
+    if ("recipient" in cond) {
+      const hits = facts.rcptTo.filter((r) => this.#addressIn(r, cond.recipient));
+      return cond.match === "all" ? facts.rcptTo.length > 0 && hits.length === facts.rcptTo.length : hits.length > 0;
+    }
+    if ("subjectTag" in cond) {
+      const subject = header(facts.extraction, "subject") ?? "";
+      return subject.toLowerCase().includes(cond.subjectTag.toLowerCase());
+    }
+    if ("header" in cond) return headerHolds(facts.extraction, cond.header);
+    if ("attachmentType" in cond) {
+      return facts.extraction.attachments.some((a) => cond.attachmentType.some((t) => typeMatches(a, t)));
+    }
+    const reasons = cond.unscannable;
+    return facts.extraction.unscannable.some((u) => reasons === true || reasons.includes(u.reason));
+  }
+
+  #keywords(cond: { keywords: string[] }): Dictionary {
+    let d = this.#keywordSets.get(cond);
+    if (d === undefined) {
+      d = new Dictionary(cond.keywords);
+      this.#keywordSets.set(cond, d);
+    }
+    return d;
+  }
+
+  /** Unique terms of a dictionary found in the message's text, counted once per message. */
+  #count(dictionary: Dictionary, facts: MessageFacts, cache: Map<Dictionary, number>): number {
+    const cached = cache.get(dictionary);
+    if (cached !== undefined) return cached;
+    const terms = new Set<string>();
+    for (const segment of facts.extraction.segments) {
+      dictionary.scan(segment.text.toLowerCase(), (_s, _e, term) => terms.add(term));
+    }
+    cache.set(dictionary, terms.size);
+    return terms.size;
+  }
+
+  #addressIn(address: string, list: readonly string[]): boolean {
+    const addr = address.toLowerCase().trim();
+    const domain = addr.slice(addr.lastIndexOf("@") + 1);
+    return list.some((entry) => {
+      const group = /^group:(.+)$/.exec(entry)?.[1];
+      if (group !== undefined) return this.#addressIn(addr, this.#policy.groups[group] ?? []);
+      const e = entry.toLowerCase().trim().replace(/^@/, "");
+      if (e.includes("@")) return e === addr;
+      if (e.startsWith("*.")) return domain.endsWith(e.slice(1));
+      return domain === e;
+    });
+  }
+}
+
+type Step =
+  | { kind: "allow" | "quarantine" | "notify" }
+  | { kind: "encrypt"; method: EncryptMethod }
+  | { kind: "block"; text: string }
+  | { kind: "header"; name: string; value: string };
+
+function describe(a: Action): Step {
+  if (a === "allow" || a === "quarantine") return { kind: a };
+  if (a === "notify-sender") return { kind: "notify" };
+  if (a === "encrypt") return { kind: "encrypt", method: "auto" };
+  if ("encrypt" in a) return { kind: "encrypt", method: a.encrypt };
+  if ("block" in a) return { kind: "block", text: a.block };
+  return { kind: "header", ...a["add-header"] };
+}
+
+function header(extraction: Extraction, name: string): string | undefined {
+  return extraction.headers.find((h) => h.name.toLowerCase() === name)?.value;
+}
+
+function headerHolds(extraction: Extraction, spec: { name: string; value?: string | undefined; contains?: string | undefined }): boolean {
+  const values = extraction.headers
+    .filter((h) => h.name.toLowerCase() === spec.name.toLowerCase())
+    .map((h) => h.value.trim().toLowerCase());
+  if (spec.value !== undefined) return values.includes(spec.value.trim().toLowerCase());
+  if (spec.contains !== undefined) return values.some((v) => v.includes(spec.contains?.toLowerCase() ?? ""));
+  return values.length > 0;
+}
+
+function typeMatches(
+  a: { filename: string | null; contentType: string; detectedType: string | null },
+  want: string,
+): boolean {
+  const w = want.toLowerCase();
+  if (w.startsWith(".")) return (a.filename ?? "").toLowerCase().endsWith(w);
+  const types = [a.contentType, a.detectedType ?? ""];
+  if (w.endsWith("/*")) return types.some((t) => t.startsWith(w.slice(0, -1)));
+  return types.includes(w);
+}
