@@ -1,0 +1,68 @@
+import { Parser } from "htmlparser2";
+
+/**
+ * HTML rendered to the text a reader would see, and more: hidden elements (display:none,
+ * `hidden`, zero-size) are kept because a hidden value is still sent; script and style are
+ * dropped. Inline tags and comments add nothing, so `123-<b>45</b>-6789` stays one value;
+ * block elements become line breaks and table cells tabs, so values in neighbouring cells
+ * never merge. Entities are decoded by the parser.
+ */
+
+const BLOCK = new Set([
+  "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details",
+  "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2",
+  "h3", "h4", "h5", "h6", "head", "header", "hr", "html", "legend", "li", "main", "menu", "nav",
+  "ol", "option", "p", "pre", "section", "select", "summary", "table", "tbody", "tfoot",
+  "thead", "title", "tr", "ul",
+]);
+
+const SKIP = new Set(["script", "style", "object", "embed", "applet"]);
+
+const CELL = new Set(["td", "th"]);
+
+/** Attributes whose value a reader may see (form values, image alternatives). */
+const SHOWN_ATTRS = ["alt", "value", "placeholder", "title"] as const;
+
+export function htmlToText(html: string): string {
+  const out: string[] = [];
+  let skip = 0;
+  let pre = 0;
+
+  const parser = new Parser(
+    {
+      onopentag(name, attribs) {
+        if (SKIP.has(name)) {
+          skip++;
+          return;
+        }
+        if (skip > 0) return;
+        if (name === "br") out.push("\n");
+        else if (CELL.has(name)) out.push("\t");
+        else if (BLOCK.has(name)) out.push("\n");
+        if (name === "pre" || name === "textarea") pre++;
+        for (const a of SHOWN_ATTRS) {
+          const v = attribs[a];
+          if (v) out.push(" ", v, " ");
+        }
+      },
+      ontext(text) {
+        if (skip > 0) return;
+        out.push(pre > 0 ? text : text.replace(/[\t\n\r\f]+/g, " "));
+      },
+      onclosetag(name) {
+        if (SKIP.has(name)) {
+          if (skip > 0) skip--;
+          return;
+        }
+        if (skip > 0) return;
+        if (name === "pre" || name === "textarea") pre = Math.max(0, pre - 1);
+        if (CELL.has(name)) out.push("\t");
+        else if (BLOCK.has(name)) out.push("\n");
+      },
+    },
+    { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
+  );
+  parser.write(html);
+  parser.end();
+  return out.join("");
+}

@@ -1,0 +1,151 @@
+import { extractFile } from "./attachments.js";
+import { decodeText } from "./charset.js";
+import { ExtractError, type ExtractContext } from "./context.js";
+import { htmlToText } from "./html.js";
+import { decodedHeaders, partFilename, splitMessage, type Leaf, type MimeNode } from "./mime.js";
+
+/**
+ * One message (the top-level one, or one nested as message/rfc822, .eml in a ZIP ...): its
+ * subject, every text and HTML body (both sides of multipart/alternative), and every other
+ * part as an attachment. Sources of a nested message carry its place as a prefix.
+ */
+
+export interface Place {
+  /** Source prefix, "" for the top-level message. */
+  prefix: string;
+  depth: number;
+}
+
+export function sourceIn(prefix: string, local: string): string {
+  return prefix === "" ? local : `${prefix}/${local}`;
+}
+
+/** Undoes RFC 3676 format=flowed soft breaks so a value wrapped at a space stays on one line. */
+function unflow(text: string, delSp: boolean): string {
+  return text.replace(/ \r?\n(?!-- \r?\n)/g, delSp ? "" : " ");
+}
+
+function ancestorWith(node: MimeNode, test: (n: MimeNode) => boolean): MimeNode | null {
+  for (let n = node.parentNode; n; n = n.parentNode) if (test(n)) return n;
+  return null;
+}
+
+const isEncryptedMultipart = (n: MimeNode): boolean => n.multipart === "encrypted";
+
+function isBodyPart(node: MimeNode, filename: string | null): boolean {
+  const type = node.contentType || "text/plain";
+  if (!type.startsWith("text/")) return false;
+  return node.disposition !== "attachment" && filename === null;
+}
+
+/** S/MIME per RFC 8551 section 3.2: enveloped data is encrypted, opaque signed data unread. */
+function pkcs7Reason(node: MimeNode): "encrypted" | "unsupported" {
+  const ct = node.headers ? node.headers.getFirst("content-type") : "";
+  return /smime-type\s*=\s*"?(signed-data|certs-only)/i.test(ct) ? "unsupported" : "encrypted";
+}
+
+interface PartFacts {
+  filename: string | null;
+  type: string;
+  body: Buffer | null;
+}
+
+function info(source: string, { filename, type, body }: PartFacts) {
+  return { source, filename, contentType: type, detectedType: null, size: body?.length ?? 0 };
+}
+
+class BodyNames {
+  #seen = new Map<string, number>();
+
+  next(base: string): string {
+    const n = (this.#seen.get(base) ?? 0) + 1;
+    this.#seen.set(base, n);
+    return n === 1 ? base : `${base}.${n}`;
+  }
+}
+
+export async function extractMessage(ctx: ExtractContext, raw: Buffer, place: Place) {
+  if (place.depth > ctx.budget.maxDepth) throw new ExtractError("over-budget");
+  const split = await splitMessage(raw, {
+    maxPartBytes: ctx.budget.maxPartBytes,
+    maxParts: ctx.budget.maxEntries,
+  });
+  const messageSource = place.prefix === "" ? "message" : place.prefix;
+  if (!split.root) throw new ExtractError("corrupt");
+  if (split.failed) ctx.unscannable(messageSource, "corrupt");
+
+  const headers = decodedHeaders(split.root);
+  if (place.depth === 0) ctx.out.headers.push(...headers);
+  const subject = headers.find((h) => h.name.toLowerCase() === "subject");
+  if (subject) ctx.addText(sourceIn(place.prefix, "subject"), "subject", subject.value);
+
+  const names = new BodyNames();
+  const encryptedSeen = new Set<MimeNode>();
+  for (const leaf of split.leaves) {
+    const locked = ancestorWith(leaf.node, isEncryptedMultipart);
+    if (locked) {
+      if (!encryptedSeen.has(locked)) {
+        encryptedSeen.add(locked);
+        ctx.unscannable(sourceIn(place.prefix, names.next("encrypted")), "encrypted");
+      }
+      continue;
+    }
+    await extractLeaf(ctx, leaf, place, names);
+  }
+}
+
+async function extractLeaf(ctx: ExtractContext, leaf: Leaf, place: Place, names: BodyNames) {
+  const { node, body } = leaf;
+  const type = (node.contentType || "text/plain").toLowerCase();
+  const filename = partFilename(node);
+
+  if (isBodyPart(node, filename)) {
+    const html = type === "text/html";
+    const source = sourceIn(place.prefix, names.next(html ? "body.html" : "body"));
+    await ctx.guard(source, () => {
+      if (body === null) throw new ExtractError("over-budget");
+      let text = decodeText(body, node.charset);
+      if (html) text = htmlToText(text);
+      else if (node.flowed) text = unflow(text, node.delSp);
+      ctx.addText(source, "body", text);
+      if (/-----BEGIN PGP MESSAGE-----/.test(text)) ctx.unscannable(source, "encrypted");
+    });
+    return;
+  }
+
+  if (type === "message/rfc822" || type === "message/global") {
+    const prefix = sourceIn(place.prefix, `message:${filename ?? `part${leaf.index + 1}`}`);
+    if (filename) ctx.attachment(info(prefix, { filename, type, body }));
+    await ctx.guard(prefix, async () => {
+      if (body === null) throw new ExtractError("over-budget");
+      await extractMessage(ctx, body, { prefix, depth: place.depth + 1 });
+    });
+    return;
+  }
+
+  if (/^application\/(x-)?pkcs7-signature$|^application\/pgp-(signature|keys)$/.test(type)) return;
+  const name = filename ?? `part${leaf.index + 1}`;
+  const source = sourceIn(place.prefix, `attachment:${name}`);
+  if (/^application\/(x-)?pkcs7-mime$/.test(type)) {
+    ctx.attachment(info(source, { filename, type, body }));
+    ctx.unscannable(source, pkcs7Reason(node));
+    return;
+  }
+  if (type === "application/pgp-encrypted") {
+    ctx.unscannable(source, "encrypted");
+    return;
+  }
+
+  if (body === null) {
+    ctx.attachment(info(source, { filename, type, body }));
+    ctx.unscannable(source, "over-budget");
+    return;
+  }
+  await extractFile(ctx, body, {
+    source,
+    filename,
+    declaredType: type,
+    charset: node.charset || null,
+    depth: place.depth + 1,
+  });
+}

@@ -1,0 +1,173 @@
+import type { EventEmitter } from "node:events";
+import { Splitter, type SplitterChunk } from "@zone-eu/mailsplit";
+import libmime from "libmime";
+import { decodeText } from "./charset.js";
+
+/**
+ * Splitting a raw message into its MIME nodes with their decoded bodies. mailsplit walks the
+ * tree (tolerating broken boundaries the way mail clients do); embedded message/rfc822 parts
+ * are kept as leaves so the caller reads each as a message of its own, whatever transfer
+ * encoding wraps it.
+ */
+
+export type MimeNode = Extract<SplitterChunk, { type: "node" }>;
+
+export interface Leaf {
+  node: MimeNode;
+  /** Decoded body, or null when it was larger than the part limit. */
+  body: Buffer | null;
+  /** Position among the message's leaves, for naming parts without a file name. */
+  index: number;
+}
+
+export interface SplitMessage {
+  root: MimeNode | null;
+  leaves: Leaf[];
+  /** The splitter gave up (limits, broken structure); leaves hold what came before. */
+  failed: boolean;
+}
+
+interface Collecting {
+  node: MimeNode;
+  chunks: Buffer[];
+  size: number;
+  over: boolean;
+}
+
+function decodeBody(raw: Buffer, encoding: string | false): Buffer {
+  if (encoding === "base64") return Buffer.from(raw.toString("latin1"), "base64");
+  if (encoding === "quoted-printable") return decodeQuotedPrintable(raw);
+  return raw;
+}
+
+function hexValue(c: number | undefined): number {
+  if (c === undefined) return -1;
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+/**
+ * RFC 2045 section 6.7 quoted-printable. Lenient as mail readers are: a malformed escape is kept
+ * as it stands, soft line breaks (`=` at line end, with trailing blanks) vanish.
+ */
+export function decodeQuotedPrintable(raw: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(raw.length);
+  let o = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c !== 0x3d) {
+      out[o++] = c;
+      continue;
+    }
+    let j = i + 1;
+    while (j < raw.length && (raw[j] === 0x20 || raw[j] === 0x09)) j++;
+    if (j >= raw.length || raw[j] === 0x0a || raw[j] === 0x0d) {
+      if (raw[j] === 0x0d && raw[j + 1] === 0x0a) j++;
+      i = j;
+      continue;
+    }
+    const hi = hexValue(raw[i + 1]);
+    const lo = hexValue(raw[i + 2]);
+    if (hi >= 0 && lo >= 0) {
+      out[o++] = hi * 16 + lo;
+      i += 2;
+    } else {
+      out[o++] = c;
+    }
+  }
+  return out.subarray(0, o);
+}
+
+export async function splitMessage(
+  raw: Buffer,
+  limits: { maxPartBytes: number; maxParts: number },
+): Promise<SplitMessage> {
+  const splitter = new Splitter({
+    ignoreEmbedded: true,
+    maxChildNodes: limits.maxParts,
+  });
+  let root: MimeNode | null = null;
+  const order: Collecting[] = [];
+  const byNode = new Map<MimeNode, Collecting>();
+  // Transfer encodings inflate by at most 4/3 (base64) or 3 (quoted-printable) plus breaks.
+  const rawLimit = limits.maxPartBytes * 3 + 1024;
+
+  const failed = await new Promise<boolean>((resolve) => {
+    splitter.on("data", (chunk: SplitterChunk) => {
+      if (chunk.type === "node") {
+        if (chunk.root) root = chunk;
+        if (chunk.multipart) return;
+        const c: Collecting = { node: chunk, chunks: [], size: 0, over: false };
+        order.push(c);
+        byNode.set(chunk, c);
+        return;
+      }
+      if (chunk.type !== "body") return;
+      const c = byNode.get(chunk.node);
+      if (!c || c.over) return;
+      c.size += chunk.value.length;
+      if (c.size > rawLimit) {
+        c.over = true;
+        c.chunks = [];
+      } else {
+        c.chunks.push(chunk.value);
+      }
+    });
+    // mailsplit's typings only declare "data"; end and error are ordinary stream events.
+    const stream: EventEmitter = splitter;
+    stream.once("end", () => resolve(false));
+    stream.once("error", () => resolve(true));
+    splitter.end(raw);
+  });
+
+  const leaves: Leaf[] = [];
+  for (const [index, c] of order.entries()) {
+    let body: Buffer | null = null;
+    if (!c.over) {
+      body = decodeBody(Buffer.concat(c.chunks, c.size), c.node.encoding);
+      if (body.length > limits.maxPartBytes) body = null;
+    }
+    leaves.push({ node: c.node, body, index });
+  }
+  return { root, leaves, failed };
+}
+
+/**
+ * mailsplit hands header bytes over as latin1 strings: read them as UTF-8 when they are valid
+ * UTF-8 (RFC 6532), else windows-1252. A string already holding wider characters is decoded.
+ */
+function headerString(line: string): string {
+  // eslint-disable-next-line no-control-regex
+  if (!/[^\x00-\x7f]/.test(line) || /[^\x00-\xff]/.test(line)) return line;
+  return decodeText(Buffer.from(line, "latin1"), null);
+}
+
+/** The node's headers unfolded and decoded, in order, with their names as written. */
+export function decodedHeaders(node: MimeNode): { name: string; value: string }[] {
+  if (!node.headers) return [];
+  const out: { name: string; value: string }[] = [];
+  for (const { line } of node.headers.getList()) {
+    const text = headerString(line);
+    const colon = text.indexOf(":");
+    if (colon <= 0) continue;
+    const name = text.slice(0, colon).trim();
+    const value = text.slice(colon + 1).replace(/\r?\n(?=[ \t])/g, "").trim();
+    let decoded = value;
+    try {
+      decoded = libmime.decodeWords(value);
+    } catch {
+      // An encoded word in an unknown charset stays as written; it is still scanned.
+    }
+    out.push({ name, value: decoded });
+  }
+  return out;
+}
+
+/** The file name of a part, decoded (RFC 2231 and encoded words), or null. */
+export function partFilename(node: MimeNode): string | null {
+  if (!node.filename) return null;
+  const name = headerString(node.filename).trim();
+  return name === "" ? null : name;
+}
