@@ -2,21 +2,23 @@ import pg from "pg";
 import { newQueueId } from "../ids.js";
 import { StoreError } from "./errors.js";
 import {
+  byTimeThenId,
   type DeliveryRow,
   type EventRow,
-  isSchemaName,
   jsonText,
+  lockDelivery,
+  lockReceivedMessage,
   type MessageRow,
-  type RecipientRow,
-  SCHEMA_LOCK_KEY,
-  SCHEMA_SQL,
+  type Queryable,
+  selectRecipients,
   type SummaryRow,
   text,
   toDelivery,
   toEvent,
   toMessage,
   toSummary,
-} from "./postgres-schema.js";
+} from "./postgres-rows.js";
+import { isSchemaName, prepareSchema } from "./postgres-schema.js";
 import type {
   Delivery,
   DeliveryOutcome,
@@ -31,8 +33,6 @@ import type {
   StoredEvent,
   StoredMessage,
 } from "./types.js";
-
-type Queryable = pg.Pool | pg.PoolClient;
 
 export interface PostgresStoreOptions {
   /** Connection string (postgres://user@host:5432/db); from store.url or SEALGATE_DATABASE_URL. */
@@ -386,72 +386,4 @@ export class PostgresStore implements Store {
     this.#closed = true;
     await this.#pool.end();
   }
-}
-
-/** Creates the schema and tables under an advisory lock, so nodes starting together agree. */
-async function prepareSchema(pool: pg.Pool, schema: string | undefined): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [SCHEMA_LOCK_KEY.toString()]);
-    if (schema !== undefined) {
-      await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-      // A connection string with its own `options` would override the search_path we set.
-      const { rows } = await client.query<{ s: string }>("SELECT current_schema() AS s");
-      if (rows[0]?.s !== schema) {
-        throw new StoreError("STORE_CONFIG", "the connection's search_path overrides the schema");
-      }
-    }
-    await client.query(SCHEMA_SQL);
-    await client.query("COMMIT");
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
-/** Locks the message for routing; it must exist and still wait for the pipeline. */
-async function lockReceivedMessage(client: pg.PoolClient, queueId: string): Promise<void> {
-  const { rows } = await client.query<{ state: string }>(
-    "SELECT state FROM messages WHERE id = $1 FOR UPDATE",
-    [queueId],
-  );
-  const state = rows[0]?.state;
-  if (state === undefined) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
-  if (state !== "received") {
-    throw new StoreError("STORE_CONFLICT", `message ${queueId} is already ${state}`);
-  }
-}
-
-/** Locks a delivery row for an update and returns its queue id. */
-async function lockDelivery(client: pg.PoolClient, id: number): Promise<string> {
-  const { rows } = await client.query<{ queue_id: string }>(
-    "SELECT queue_id FROM deliveries WHERE id = $1 FOR UPDATE",
-    [id],
-  );
-  const queueId = rows[0]?.queue_id;
-  if (queueId === undefined) throw new StoreError("STORE_NOT_FOUND", `no delivery ${id}`);
-  return queueId;
-}
-
-async function selectRecipients(db: Queryable, rows: DeliveryRow[]): Promise<RecipientRow[]> {
-  if (rows.length === 0) return [];
-  const result = await db.query<RecipientRow>(
-    `SELECT delivery_id, address, state, reply FROM delivery_recipients
-      WHERE delivery_id = ANY($1::bigint[]) ORDER BY delivery_id, position`,
-    [rows.map((r) => r.id)],
-  );
-  return result.rows;
-}
-
-function byTimeThenId<K extends "received_at" | "next_attempt_at">(key: K) {
-  return (a: { id: string } & Record<K, Date>, b: { id: string } & Record<K, Date>): number =>
-    a[key].getTime() - b[key].getTime() || compareIds(a.id, b.id);
-}
-
-/** Queue ids are fixed-length text; delivery ids are BIGINT digits of varying length. */
-function compareIds(a: string, b: string): number {
-  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
 }
