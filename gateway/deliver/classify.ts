@@ -194,7 +194,7 @@ export function classifyError(err: unknown): Classification {
   const e = (typeof err === "object" && err !== null ? err : {}) as ErrorShape;
   const code = typeof e.code === "string" ? e.code : "";
   const original = typeof e.originalCode === "string" ? e.originalCode : "";
-  if (code === "ETLS") return temporary("tls", "4.7.5");
+  if (code === "ETLS" || isTlsFailure(original, e.message)) return temporary("tls", "4.7.5");
   if (code === "EAUTH") return temporary("auth", "4.7.8");
   if (code === "ETIMEDOUT") return temporary("timeout", "4.4.1");
   if (typeof e.response === "string" && /^[45]\d\d/.test(e.response)) {
@@ -210,6 +210,16 @@ export function classifyError(err: unknown): Classification {
     return temporary("network", "4.4.2");
   }
   return temporary("internal", "4.3.0");
+}
+
+/** Certificate and handshake errors, which nodemailer reports as socket errors. */
+function isTlsFailure(original: string, message: unknown): boolean {
+  if (/^ERR_(TLS|SSL)_|CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|^ERR_OSSL/.test(original)) {
+    return true;
+  }
+  return (
+    typeof message === "string" && /certificate|altnames|SSL routines|handshake/i.test(message)
+  );
 }
 
 /** A short, PHI-free reason for an error: its code and the protocol facts in its message. */

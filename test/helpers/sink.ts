@@ -10,7 +10,7 @@ import { SMTPServer, type SMTPServerSession } from "smtp-server";
 
 export interface SinkOptions {
   /** Certificate for STARTTLS. Without it the sink does not offer STARTTLS. */
-  tls?: { cert: string; key: string } | undefined;
+  tls?: { certPem: string; keyPem: string } | undefined;
   /** Ask the client for a certificate; its subject CN is recorded, not verified. */
   requestClientCert?: boolean;
   /** Leave 8BITMIME out of the EHLO answer. */
@@ -78,7 +78,7 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
   const server = new SMTPServer({
     name: "sink.test",
     secure: false,
-    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert } : {}),
+    ...(options.tls ? { key: options.tls.keyPem, cert: options.tls.certPem } : {}),
     disabledCommands: options.tls ? (options.auth ? [] : ["AUTH"]) : ["STARTTLS", "AUTH"],
     authOptional: !options.auth,
     allowInsecureAuth: false,
