@@ -183,8 +183,12 @@ export function waitForEvent(
   name: EventName,
   opts: { timeoutMs?: number } = {},
 ): Promise<StoredEvent[]> {
-  return waitFor(`${name} on ${queueId}`, async () => {
-    const events = await store.events(queueId);
-    return events.some((e) => e.name === name) ? events : undefined;
-  }, opts);
+  return waitFor(
+    `${name} on ${queueId}`,
+    async () => {
+      const events = await store.events(queueId);
+      return events.some((e) => e.name === name) ? events : undefined;
+    },
+    opts,
+  );
 }

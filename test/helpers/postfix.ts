@@ -37,11 +37,7 @@ export class PostfixError extends Error {
   override readonly name = "PostfixError";
   readonly code: "POSTFIX_START" | "POSTFIX_TIMEOUT" | "POSTFIX_COMMAND";
 
-  constructor(
-    code: PostfixError["code"],
-    message: string,
-    options?: { cause?: unknown },
-  ) {
+  constructor(code: PostfixError["code"], message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
   }

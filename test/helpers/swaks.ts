@@ -9,6 +9,8 @@ export interface SwaksResult {
   dataReply: string | null;
   /** The queue id sealgate put in its 250 reply ("queued as ID"), when there was one. */
   queueId: string | null;
+  /** The DATA portion swaks sent, CRLF line ends, as read back from its transcript. */
+  sentData: string | null;
 }
 
 export interface SwaksOptions {
@@ -68,14 +70,26 @@ export async function swaks(opts: SwaksOptions): Promise<SwaksResult> {
   });
 }
 
-function parseReplies(transcript: string): Pick<SwaksResult, "dataReply" | "queueId"> {
-  // swaks marks server lines with "<-" (or "<~" inside TLS) and errors with "<**" / "<~*".
-  const lines = transcript.split("\n");
+type Parsed = Pick<SwaksResult, "dataReply" | "queueId" | "sentData">;
+
+function parseReplies(transcript: string): Parsed {
+  // swaks marks client lines "->" ("~>" inside TLS), server lines "<-" ("<~"), and failed
+  // replies "<**" ("<~*"). DATA lines follow the 354 reply, up to the lone dot.
+  const lines = transcript.split(/\r?\n/);
+  const none: Parsed = { dataReply: null, queueId: null, sentData: null };
   const dotIdx = lines.findIndex((l) => /^ *[-~]> \.$/.test(l));
-  if (dotIdx < 0) return { dataReply: null, queueId: null };
+  if (dotIdx < 0) return none;
+  const startIdx = lines.findIndex((l) => /^ *<[-~]\s+354/.test(l));
+  const sentData =
+    startIdx >= 0 && startIdx < dotIdx
+      ? lines
+          .slice(startIdx + 1, dotIdx)
+          .map((l) => l.replace(/^ *[-~]> ?/, "").replace(/^\./, "") + "\r\n")
+          .join("")
+      : null;
   const reply = lines.slice(dotIdx + 1).find((l) => /^ *<[-~*]+\s+\d{3}/.test(l));
-  if (!reply) return { dataReply: null, queueId: null };
+  if (!reply) return { ...none, sentData };
   const text = reply.replace(/^ *<[-~*]+\s+/, "");
   const id = /queued as ([A-Za-z0-9._-]+)/i.exec(text);
-  return { dataReply: text, queueId: id?.[1] ?? null };
+  return { dataReply: text, queueId: id?.[1] ?? null, sentData };
 }
