@@ -23,6 +23,17 @@ const HONORIFIC = new RegExp(
   "gu",
 );
 
+/**
+ * Labels count only when something separates them from the name ("Patient: …", "Member,
+ * …", a table cell) or when they are a phrase about the person ("my patient …"), so that
+ * "Patient Access Representative" or "New Patient Intake Form" name nobody.
+ */
+const PHRASE_LABELS = new Set([
+  "my patient", "our patient", "mutual patient", "shared patient", "your patient", "the patient",
+  "my mother", "my father", "my son", "my daughter", "my wife", "my husband",
+]);
+const LABEL_SEPARATOR = /^[^\S\n]*(?:[:\t,–]|-\s|\n)/;
+
 const PATIENT_LABELS = [
   "patient", "patient name", "pt", "pt name", "member", "member name", "subscriber", "insured",
   "claimant", "beneficiary", "resident", "client", "guarantor", "responsible party", "my patient",
@@ -55,7 +66,8 @@ const NOT_NAMES = new Set(
   march april may june july august september october november december primary secondary
   medicare medicaid health care center clinic hospital medical family all team staff everyone
   confidential notice emergency contact yes no male female id mrn dob ssn age result results
-  today tomorrow yesterday our your my his her their new see attached report summary`
+  today tomorrow yesterday our your my his her their new see attached report summary form
+  intake representative access portal office services line quality meeting schedule`
     .split(/\s+/),
 );
 
@@ -91,7 +103,9 @@ export const patientNameDetector: Detector = {
     };
 
     for (const m of view.lower.matchAll(LABEL_RE)) {
-      NAME_AT.lastIndex = m.index + m[0].length;
+      const labelEnd = m.index + m[0].length;
+      if (!PHRASE_LABELS.has(m[1] ?? "") && !LABEL_SEPARATOR.test(text.slice(labelEnd, labelEnd + 4))) continue;
+      NAME_AT.lastIndex = labelEnd;
       const n = NAME_AT.exec(text);
       if (n === null || n[1] === undefined) continue;
       if (/\n/.test(n[0].slice(0, n[0].length - n[1].length)) && n[0].includes("\n\n")) continue;
