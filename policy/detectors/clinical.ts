@@ -15,7 +15,7 @@ import type { Detector, DetectorMatch, SegmentView } from "./types.js";
 const ICD_CONTEXT = new ContextWords([
   "icd", "icd-10", "icd10", "icd-10-cm", "dx", "diagnosis", "diagnoses", "diagnosed",
   "problem list", "assessment", "indication", "impression", "primary dx", "secondary dx",
-  "condition", "conditions", "encounter", "working diagnoses", "diagnosis code",
+  "working diagnoses", "diagnosis code", "diagnosis codes",
 ]);
 const ICD_RE = /(?<![A-Za-z0-9.\-/])([A-TV-Z][0-9][0-9AB])(?:\.([0-9A-TV-Z]{1,4}))?(?![A-Za-z0-9]|[-/][A-Za-z0-9]|\.[0-9A-Za-z])/g;
 
@@ -28,13 +28,22 @@ export const icd10Detector: Detector = {
       if (!isIcd10Category(category)) continue;
       const start = m.index;
       const end = start + m[0].length;
-      const context = hasContext(view, { start, end }, { words: ICD_CONTEXT, proximity: 80 });
       const dotted = m[2] !== undefined;
+      const context =
+        hasContext(view, { start, end }, { words: ICD_CONTEXT, proximity: dotted ? 80 : 40 }) ||
+        (dotted && ICD_DESCRIPTION.test(view.lower.slice(end, end + 60)));
       const confidence: Confidence = context ? (dotted ? "high" : "medium") : "low";
       push(out, view, { start, end, confidence, key: m[0].toUpperCase() }, this.name);
     }
   },
 };
+
+/** Words of the ICD-10-CM descriptions that follow a code ("E11.9 Type 2 diabetes mellitus …"). */
+const ICD_DESCRIPTION = new ContextWords([
+  "unspecified", "disorder", "disorders", "disease", "pain", "neoplasm", "syndrome", "encounter",
+  "fracture", "chronic", "acute", "diabetes", "hypertension", "infection", "injury", "failure",
+  "without complications", "with", "sprain", "malignant", "deficiency", "use of",
+]);
 
 const CPT_CONTEXT = new ContextWords([
   "cpt", "cpt®", "hcpcs", "procedure code", "procedure codes", "e/m", "cpt code", "cpt codes",

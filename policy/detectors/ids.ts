@@ -83,7 +83,7 @@ export const deaDetector: Detector = {
       const end = start + m[0].length;
       const context = hasContext(view, { start, end }, { words: DEA_CONTEXT, proximity: 30 });
       const key = m[0].toUpperCase();
-      push(out, view, { start, end, confidence: context ? "high" : "medium", key }, this.name);
+      push(out, view, { start, end, confidence: context ? "high" : "low", key }, this.name);
     }
   },
 };

@@ -11,11 +11,17 @@ import { forEachCell, type Detector, type DetectorMatch, type SegmentView } from
  */
 
 const TOKEN = "(?:\\p{Lu}[\\p{Ll}'’]+(?:-\\p{Lu}\\p{Ll}+)?|\\p{Lu}{2,}(?:[-'’]\\p{Lu}+)?)";
-const NAME = `(?:${TOKEN},[^\\S\\n]+${TOKEN}(?:[^\\S\\n]+\\p{Lu}\\.?)?|${TOKEN}(?:[^\\S\\n]+(?:${TOKEN}|\\p{Lu}\\.)){1,3})`;
+const NAME = `(?:${TOKEN},[^\\S\\n]+${TOKEN}(?:[^\\S\\n]+\\p{Lu}\\.?(?!\\p{L}))?|${TOKEN}(?:[^\\S\\n]+(?:${TOKEN}|\\p{Lu}\\.)){1,3})`;
 const NAME_AT = new RegExp(`[\\s:,\\-–]*(${NAME})`, "uy");
 const NAME_THEN_DOB = new RegExp(
-  `(?<![\\p{L}.])(${NAME})[^\\S\\n]*[,(–-]?[^\\S\\n]*(?:dob|d\\.o\\.b|date of birth|born|birthday)(?![\\p{L}])`,
-  "giu",
+  `(?<![\\p{L}.])(${NAME})[^\\S\\n]*[,(–-]?[^\\S\\n]*` +
+    `(?:DOB|D\\.O\\.B|dob|[Dd]ate of [Bb]irth|[Bb]orn|[Bb]irthday|[Bb]irth [Dd]ate)(?![\\p{L}])`,
+  "gu",
+);
+/** A label and a name run together, as PDF and table text often is: "Patient Jane Roe MRN …". */
+const NAME_THEN_ID = new RegExp(
+  `^[^\\S\\n]+(${TOKEN}(?:[^\\S\\n]+${TOKEN}){1,2}?)[^\\S\\n]+(?:MRN|DOB|D\\.O\\.B|Member ID|ID|Date of birth|Sex|Age|Acct)(?![\\p{L}])`,
+  "u",
 );
 const GREETING = new RegExp(`(?<![\\p{L}])(?:Dear|Hi|Hello)[^\\S\\n]+(${NAME})[^\\S\\n]*[,:!]`, "gu");
 const HONORIFIC = new RegExp(
@@ -67,7 +73,8 @@ const NOT_NAMES = new Set(
   medicare medicaid health care center clinic hospital medical family all team staff everyone
   confidential notice emergency contact yes no male female id mrn dob ssn age result results
   today tomorrow yesterday our your my his her their new see attached report summary form
-  intake representative access portal office services line quality meeting schedule`
+  intake representative access portal office services line quality meeting schedule accounts
+  receivable payable billing support sales customer service desk committee inc llc corp company`
     .split(/\s+/),
 );
 
@@ -104,7 +111,11 @@ export const patientNameDetector: Detector = {
 
     for (const m of view.lower.matchAll(LABEL_RE)) {
       const labelEnd = m.index + m[0].length;
-      if (!PHRASE_LABELS.has(m[1] ?? "") && !LABEL_SEPARATOR.test(text.slice(labelEnd, labelEnd + 4))) continue;
+      if (!PHRASE_LABELS.has(m[1] ?? "") && !LABEL_SEPARATOR.test(text.slice(labelEnd, labelEnd + 4))) {
+        const joined = NAME_THEN_ID.exec(text.slice(labelEnd, labelEnd + 80));
+        if (joined?.[1] !== undefined) found(labelEnd + joined[0].indexOf(joined[1]), joined[1], "high");
+        continue;
+      }
       NAME_AT.lastIndex = labelEnd;
       const n = NAME_AT.exec(text);
       if (n === null || n[1] === undefined) continue;
