@@ -73,39 +73,50 @@ t.test("IPv4-mapped IPv6 clients are matched as IPv4, in both directions", async
   t.throws(() => new ConnectorTable([{ name: "bad", ipRanges: ["010.1"] }]), ConnectorConfigError);
 });
 
-t.test("a real IPv4-mapped client on a dual-stack listener is admitted by 127.0.0.0/8", async (t) => {
-  const ing = await startTestIngress(t, { smtp: { listen: "[::ffff:127.0.0.1]:0" } });
-  t.equal((await send(ing)).code, 250);
-  t.equal(await ing.count(), 1);
-});
+t.test(
+  "a real IPv4-mapped client on a dual-stack listener is admitted by 127.0.0.0/8",
+  async (t) => {
+    const ing = await startTestIngress(t, { smtp: { listen: "[::ffff:127.0.0.1]:0" } });
+    t.equal((await send(ing)).code, 250);
+    t.equal(await ing.count(), 1);
+  },
+);
 
-t.test("an IPv6 loopback client is admitted by ::1 and refused by an IPv4-only connector", async (t) => {
-  const v6 = await startTestIngress(t, {
-    smtp: { listen: "[::1]:0", connectors: [{ name: "v6", ipRanges: ["::1/128"] }] },
-  });
-  const ok = await v6.connect({ host: "::1" });
-  t.equal((await ok.read()).code, 220);
-  const v4only = await startTestIngress(t, {
-    smtp: { listen: "[::1]:0", connectors: [{ name: "v4", ipRanges: ["127.0.0.0/8"] }] },
-  });
-  const refused = await v4only.connect({ host: "::1" });
-  t.equal((await refused.read()).code, 554);
-});
+t.test(
+  "an IPv6 loopback client is admitted by ::1 and refused by an IPv4-only connector",
+  async (t) => {
+    const v6 = await startTestIngress(t, {
+      smtp: { listen: "[::1]:0", connectors: [{ name: "v6", ipRanges: ["::1/128"] }] },
+    });
+    const ok = await v6.connect({ host: "::1" });
+    t.equal((await ok.read()).code, 220);
+    const v4only = await startTestIngress(t, {
+      smtp: { listen: "[::1]:0", connectors: [{ name: "v4", ipRanges: ["127.0.0.0/8"] }] },
+    });
+    const refused = await v4only.connect({ host: "::1" });
+    t.equal((await refused.read()).code, 554);
+  },
+);
 
-t.test("a connector pinned to sender domains refuses others at MAIL FROM with 550 5.7.1", async (t) => {
-  const ing = await startTestIngress(t, {
-    smtp: {
-      connectors: [{ name: "clinic", ipRanges: ["127.0.0.1"], senderDomains: ["Clinic.Example"] }],
-    },
-  });
-  const other = await send(ing, { from: "someone@other.example" });
-  t.equal(other.code, 550);
-  t.match(other.text, /^5\.7\.1 Sender domain/);
-  const nullSender = await send(ing, { from: "" });
-  t.equal(nullSender.code, 550, "the null sender has no domain to match");
-  t.equal((await send(ing, { from: "staff@clinic.example" })).code, 250);
-  t.equal(await ing.count(), 1);
-});
+t.test(
+  "a connector pinned to sender domains refuses others at MAIL FROM with 550 5.7.1",
+  async (t) => {
+    const ing = await startTestIngress(t, {
+      smtp: {
+        connectors: [
+          { name: "clinic", ipRanges: ["127.0.0.1"], senderDomains: ["Clinic.Example"] },
+        ],
+      },
+    });
+    const other = await send(ing, { from: "someone@other.example" });
+    t.equal(other.code, 550);
+    t.match(other.text, /^5\.7\.1 Sender domain/);
+    const nullSender = await send(ing, { from: "" });
+    t.equal(nullSender.code, 550, "the null sender has no domain to match");
+    t.equal((await send(ing, { from: "staff@clinic.example" })).code, 250);
+    t.equal(await ing.count(), 1);
+  },
+);
 
 t.test("two M365 tenants on the same ranges: the tenant header picks the connector", async (t) => {
   const ing = await startTestIngress(t, {
@@ -131,31 +142,34 @@ t.test("two M365 tenants on the same ranges: the tenant header picks the connect
   t.equal(await ing.count(), 1);
 });
 
-t.test("a connector pinned to a client certificate needs STARTTLS with that certificate", async (t) => {
-  const ca = makeTestCa("connector client CA");
-  const good = issueCert(ca, { names: ["relay.tenant.example"] });
-  const wrongName = issueCert(ca, { names: ["other.tenant.example"] });
-  const untrusted = selfSigned(["relay.tenant.example"]);
-  const ing = await startTestIngress(t, {
-    smtp: {
-      clientCaFile: ca.certFile,
-      connectors: [
-        { name: "cert", ipRanges: ["127.0.0.0/8"], clientCertSubject: "relay.tenant.example" },
-      ],
-    },
-  });
-  const plain = await send(ing);
-  t.equal(plain.code, 550, "no TLS, no certificate");
-  t.match(plain.text, /^5\.7\.1 A verified client certificate/);
-  t.equal((await send(ing, { tls: {} })).code, 550, "TLS without a certificate");
-  const named = await send(ing, { tls: { key: wrongName.keyPem, cert: wrongName.certPem } });
-  t.equal(named.code, 550, "a certificate for another name");
-  const selfMade = await send(ing, { tls: { key: untrusted.keyPem, cert: untrusted.certPem } });
-  t.equal(selfMade.code, 550, "the right name from a CA we do not trust");
-  const ok = await send(ing, { tls: { key: good.keyPem, cert: good.certPem } });
-  t.equal(ok.code, 250, ok.text);
-  t.equal(await ing.count(), 1);
-});
+t.test(
+  "a connector pinned to a client certificate needs STARTTLS with that certificate",
+  async (t) => {
+    const ca = makeTestCa("connector client CA");
+    const good = issueCert(ca, { names: ["relay.tenant.example"] });
+    const wrongName = issueCert(ca, { names: ["other.tenant.example"] });
+    const untrusted = selfSigned(["relay.tenant.example"]);
+    const ing = await startTestIngress(t, {
+      smtp: {
+        clientCaFile: ca.certFile,
+        connectors: [
+          { name: "cert", ipRanges: ["127.0.0.0/8"], clientCertSubject: "relay.tenant.example" },
+        ],
+      },
+    });
+    const plain = await send(ing);
+    t.equal(plain.code, 550, "no TLS, no certificate");
+    t.match(plain.text, /^5\.7\.1 A verified client certificate/);
+    t.equal((await send(ing, { tls: {} })).code, 550, "TLS without a certificate");
+    const named = await send(ing, { tls: { key: wrongName.keyPem, cert: wrongName.certPem } });
+    t.equal(named.code, 550, "a certificate for another name");
+    const selfMade = await send(ing, { tls: { key: untrusted.keyPem, cert: untrusted.certPem } });
+    t.equal(selfMade.code, 550, "the right name from a CA we do not trust");
+    const ok = await send(ing, { tls: { key: good.keyPem, cert: good.certPem } });
+    t.equal(ok.code, 250, ok.text);
+    t.equal(await ing.count(), 1);
+  },
+);
 
 t.test("a certificate connector and a domain connector can share ranges", async (t) => {
   const ca = makeTestCa("shared ranges CA");

@@ -13,55 +13,64 @@ const MESSAGE = [
   "",
 ].join("\r\n");
 
-t.test("EHLO offers STARTTLS, SIZE, 8BITMIME, SMTPUTF8, PIPELINING, ENHANCEDSTATUSCODES", async (t) => {
-  const ing = await startTestIngress(t, { smtp: { maxMessageBytes: 123456 } });
-  const c = await ing.connect();
-  t.equal((await c.read()).code, 220);
-  const reply = await ehlo(c);
-  t.equal(reply.code, 250);
-  for (const ext of ["STARTTLS", "SIZE 123456", "8BITMIME", "SMTPUTF8", "PIPELINING"]) {
-    t.ok(reply.lines.includes(ext), `offers ${ext}`);
-  }
-  t.ok(reply.lines.includes("ENHANCEDSTATUSCODES"));
-  t.notOk(reply.lines.some((l) => l.startsWith("AUTH")), "no AUTH: connectors are by address");
-});
+t.test(
+  "EHLO offers STARTTLS, SIZE, 8BITMIME, SMTPUTF8, PIPELINING, ENHANCEDSTATUSCODES",
+  async (t) => {
+    const ing = await startTestIngress(t, { smtp: { maxMessageBytes: 123456 } });
+    const c = await ing.connect();
+    t.equal((await c.read()).code, 220);
+    const reply = await ehlo(c);
+    t.equal(reply.code, 250);
+    for (const ext of ["STARTTLS", "SIZE 123456", "8BITMIME", "SMTPUTF8", "PIPELINING"]) {
+      t.ok(reply.lines.includes(ext), `offers ${ext}`);
+    }
+    t.ok(reply.lines.includes("ENHANCEDSTATUSCODES"));
+    t.notOk(
+      reply.lines.some((l) => l.startsWith("AUTH")),
+      "no AUTH: connectors are by address",
+    );
+  },
+);
 
-t.test("a message is answered 250 with its queue id only once stored, bytes unchanged", async (t) => {
-  const ing = await startTestIngress(t);
-  const c = await ing.connect();
-  await c.read();
-  await ehlo(c);
-  t.equal((await c.command("MAIL FROM:<staff@clinic.example> BODY=8BITMIME SMTPUTF8")).code, 250);
-  t.equal((await c.command("RCPT TO:<patient@example.org>")).code, 250);
-  t.equal((await c.command("RCPT TO:<second@example.org>")).code, 250);
-  t.equal((await c.command("DATA")).code, 354);
-  c.write(`${MESSAGE}.\r\n`);
-  const reply = await c.read();
-  t.equal(reply.code, 250);
-  const m = /^2\.0\.0 Ok: queued as ([0-9A-Z]{17})$/.exec(reply.text);
-  t.ok(m, `reply names the queue id: ${reply.text}`);
-  const queueId = m?.[1] ?? "";
+t.test(
+  "a message is answered 250 with its queue id only once stored, bytes unchanged",
+  async (t) => {
+    const ing = await startTestIngress(t);
+    const c = await ing.connect();
+    await c.read();
+    await ehlo(c);
+    t.equal((await c.command("MAIL FROM:<staff@clinic.example> BODY=8BITMIME SMTPUTF8")).code, 250);
+    t.equal((await c.command("RCPT TO:<patient@example.org>")).code, 250);
+    t.equal((await c.command("RCPT TO:<second@example.org>")).code, 250);
+    t.equal((await c.command("DATA")).code, 354);
+    c.write(`${MESSAGE}.\r\n`);
+    const reply = await c.read();
+    t.equal(reply.code, 250);
+    const m = /^2\.0\.0 Ok: queued as ([0-9A-Z]{17})$/.exec(reply.text);
+    t.ok(m, `reply names the queue id: ${reply.text}`);
+    const queueId = m?.[1] ?? "";
 
-  const stored = await ing.store.getMessage(queueId);
-  t.ok(stored, "the queue id is in the store");
-  t.equal(stored?.raw.toString("latin1"), MESSAGE.replace("\r\n..a line", "\r\n.a line"));
-  t.same(stored?.envelope, {
-    mailFrom: "staff@clinic.example",
-    rcptTo: ["patient@example.org", "second@example.org"],
-  });
-  t.equal(stored?.messageId, "abc.123@clinic.example");
-  t.equal(stored?.connector, "loopback");
-  t.equal(stored?.clientIp, "127.0.0.1");
-  t.equal(stored?.eightBit, true);
-  t.equal(stored?.smtpUtf8, true);
-  t.equal(stored?.origin, "ingress");
-  t.same(ing.queued, [queueId], "the queue runner was woken with the id");
-  const events = await ing.store.events(queueId);
-  t.same(
-    events.map((e) => e.name),
-    ["smtp:received"],
-  );
-});
+    const stored = await ing.store.getMessage(queueId);
+    t.ok(stored, "the queue id is in the store");
+    t.equal(stored?.raw.toString("latin1"), MESSAGE.replace("\r\n..a line", "\r\n.a line"));
+    t.same(stored?.envelope, {
+      mailFrom: "staff@clinic.example",
+      rcptTo: ["patient@example.org", "second@example.org"],
+    });
+    t.equal(stored?.messageId, "abc.123@clinic.example");
+    t.equal(stored?.connector, "loopback");
+    t.equal(stored?.clientIp, "127.0.0.1");
+    t.equal(stored?.eightBit, true);
+    t.equal(stored?.smtpUtf8, true);
+    t.equal(stored?.origin, "ingress");
+    t.same(ing.queued, [queueId], "the queue runner was woken with the id");
+    const events = await ing.store.events(queueId);
+    t.same(
+      events.map((e) => e.name),
+      ["smtp:received"],
+    );
+  },
+);
 
 t.test("a 7bit message without SMTPUTF8 is recorded as such", async (t) => {
   const ing = await startTestIngress(t);
@@ -120,57 +129,63 @@ t.test("a real client (nodemailer) sends over STARTTLS and the message is queued
   t.equal(await ing.count(), 1);
 });
 
-t.test("when the store cannot write, the client gets 451 4.3.0 and nothing is queued", async (t) => {
-  const ing = await startTestIngress(t, {
-    wrapStore: (store) =>
-      Object.assign(Object.create(store) as typeof store, {
-        enqueue: async () => {
-          throw Object.assign(new Error("disk I/O error on patient@example.org"), {
-            code: "SQLITE_IOERR",
-          });
-        },
-      }),
-  });
-  const c = await ing.connect();
-  await c.read();
-  await ehlo(c);
-  await c.command("MAIL FROM:<staff@clinic.example>");
-  await c.command("RCPT TO:<patient@example.org>");
-  await c.command("DATA");
-  c.write(`${MESSAGE}.\r\n`);
-  const reply = await c.read();
-  t.equal(reply.code, 451);
-  t.match(reply.text, /^4\.3\.0 /);
-  t.equal(await ing.count(), 0);
-  t.same(ing.queued, []);
-  const failure = ing.logs.find((l) => l.outcome === "spool-failed");
-  t.equal(failure?.errorCode, "SQLITE_IOERR");
-  t.notMatch(JSON.stringify(ing.logs), /patient@|disk I\/O/, "no address nor error text logged");
-});
+t.test(
+  "when the store cannot write, the client gets 451 4.3.0 and nothing is queued",
+  async (t) => {
+    const ing = await startTestIngress(t, {
+      wrapStore: (store) =>
+        Object.assign(Object.create(store) as typeof store, {
+          enqueue: async () => {
+            throw Object.assign(new Error("disk I/O error on patient@example.org"), {
+              code: "SQLITE_IOERR",
+            });
+          },
+        }),
+    });
+    const c = await ing.connect();
+    await c.read();
+    await ehlo(c);
+    await c.command("MAIL FROM:<staff@clinic.example>");
+    await c.command("RCPT TO:<patient@example.org>");
+    await c.command("DATA");
+    c.write(`${MESSAGE}.\r\n`);
+    const reply = await c.read();
+    t.equal(reply.code, 451);
+    t.match(reply.text, /^4\.3\.0 /);
+    t.equal(await ing.count(), 0);
+    t.same(ing.queued, []);
+    const failure = ing.logs.find((l) => l.outcome === "spool-failed");
+    t.equal(failure?.errorCode, "SQLITE_IOERR");
+    t.notMatch(JSON.stringify(ing.logs), /patient@|disk I\/O/, "no address nor error text logged");
+  },
+);
 
-t.test("one summary line per message and per connection, without addresses or subjects", async (t) => {
-  const ing = await startTestIngress(t);
-  const c = await ing.connect();
-  await c.read();
-  await ehlo(c);
-  await c.command("MAIL FROM:<staff@clinic.example>");
-  await c.command("RCPT TO:<patient@example.org>");
-  await c.command("RCPT TO:<other@example.org>");
-  await c.command("DATA");
-  c.write(`${MESSAGE}.\r\n`);
-  await c.read();
-  await c.command("QUIT");
-  await c.closed;
-  await new Promise((r) => setTimeout(r, 50));
+t.test(
+  "one summary line per message and per connection, without addresses or subjects",
+  async (t) => {
+    const ing = await startTestIngress(t);
+    const c = await ing.connect();
+    await c.read();
+    await ehlo(c);
+    await c.command("MAIL FROM:<staff@clinic.example>");
+    await c.command("RCPT TO:<patient@example.org>");
+    await c.command("RCPT TO:<other@example.org>");
+    await c.command("DATA");
+    c.write(`${MESSAGE}.\r\n`);
+    await c.read();
+    await c.command("QUIT");
+    await c.closed;
+    await new Promise((r) => setTimeout(r, 50));
 
-  const messages = ing.logs.filter((l) => l.event === "smtp:message");
-  const connections = ing.logs.filter((l) => l.event === "smtp:connection");
-  t.equal(messages.length, 1);
-  t.equal(connections.length, 1);
-  t.match(messages[0], { rcptCount: 2, connector: "loopback", clientIp: "127.0.0.1" });
-  t.type(messages[0]?.size, "number");
-  t.match(connections[0], { accepted: 1, refused: 0, clientIp: "127.0.0.1" });
-  t.equal(messages[0]?.cid, connections[0]?.cid, "both carry the connection id");
-  const all = JSON.stringify(ing.logs);
-  t.notMatch(all, /clinic\.example|example\.org|lab results/);
-});
+    const messages = ing.logs.filter((l) => l.event === "smtp:message");
+    const connections = ing.logs.filter((l) => l.event === "smtp:connection");
+    t.equal(messages.length, 1);
+    t.equal(connections.length, 1);
+    t.match(messages[0], { rcptCount: 2, connector: "loopback", clientIp: "127.0.0.1" });
+    t.type(messages[0]?.size, "number");
+    t.match(connections[0], { accepted: 1, refused: 0, clientIp: "127.0.0.1" });
+    t.equal(messages[0]?.cid, connections[0]?.cid, "both carry the connection id");
+    const all = JSON.stringify(ing.logs);
+    t.notMatch(all, /clinic\.example|example\.org|lab results/);
+  },
+);

@@ -52,19 +52,22 @@ t.test("a message over the size limit is refused with 552 5.3.4 and not queued",
   t.equal((await fits.read()).code, 250);
 });
 
-t.test("a line over maxLineOctets is refused with 550 5.5.2; one at the limit passes", async (t) => {
-  const ing = await startTestIngress(t, { smtp: { maxLineOctets: 100 } });
-  const long = await openData(ing);
-  long.write(`Subject: hi\r\n\r\n${"y".repeat(101)}\r\n.\r\n`);
-  const reply = await long.read();
-  t.equal(reply.code, 550);
-  t.match(reply.text, /^5\.5\.2 Message has a line longer/);
-  t.equal(await ing.count(), 0);
-  const exact = await openData(ing);
-  exact.write(`Subject: hi\r\n\r\n${"y".repeat(100)}\r\n.\r\n`);
-  t.equal((await exact.read()).code, 250);
-  t.equal(await ing.count(), 1);
-});
+t.test(
+  "a line over maxLineOctets is refused with 550 5.5.2; one at the limit passes",
+  async (t) => {
+    const ing = await startTestIngress(t, { smtp: { maxLineOctets: 100 } });
+    const long = await openData(ing);
+    long.write(`Subject: hi\r\n\r\n${"y".repeat(101)}\r\n.\r\n`);
+    const reply = await long.read();
+    t.equal(reply.code, 550);
+    t.match(reply.text, /^5\.5\.2 Message has a line longer/);
+    t.equal(await ing.count(), 0);
+    const exact = await openData(ing);
+    exact.write(`Subject: hi\r\n\r\n${"y".repeat(100)}\r\n.\r\n`);
+    t.equal((await exact.read()).code, 250);
+    t.equal(await ing.count(), 1);
+  },
+);
 
 t.test("an idle client is closed with 421 4.4.2", async (t) => {
   const ing = await startTestIngress(t, { smtp: { idleTimeout: 0.3 } });
@@ -96,19 +99,22 @@ t.test("connections over the total limit get 421 4.7.0; a freed slot is reused",
   t.equal((await again.read()).code, 220, "the slot freed by QUIT is available again");
 });
 
-t.test("connections over the per-address limit get 421 4.7.0; other addresses still connect", async (t) => {
-  const ing = await startTestIngress(t, { smtp: { maxConnections: 10, maxConnectionsPerIp: 2 } });
-  for (let i = 0; i < 2; i++) {
-    const c = await ing.connect();
-    t.equal((await c.read()).code, 220);
-  }
-  const over = await ing.connect();
-  const refused = await over.read();
-  t.equal(refused.code, 421);
-  t.match(refused.text, /^4\.7\.0 Too many connections from your address/);
-  const other = await ing.connect({ localAddress: "127.0.0.2" });
-  t.equal((await other.read()).code, 220, "127.0.0.2 has its own allowance");
-});
+t.test(
+  "connections over the per-address limit get 421 4.7.0; other addresses still connect",
+  async (t) => {
+    const ing = await startTestIngress(t, { smtp: { maxConnections: 10, maxConnectionsPerIp: 2 } });
+    for (let i = 0; i < 2; i++) {
+      const c = await ing.connect();
+      t.equal((await c.read()).code, 220);
+    }
+    const over = await ing.connect();
+    const refused = await over.read();
+    t.equal(refused.code, 421);
+    t.match(refused.text, /^4\.7\.0 Too many connections from your address/);
+    const other = await ing.connect({ localAddress: "127.0.0.2" });
+    t.equal((await other.read()).code, 220, "127.0.0.2 has its own allowance");
+  },
+);
 
 t.test("with requireTls, MAIL before STARTTLS gets 530 5.7.0", async (t) => {
   const ing = await startTestIngress(t, { smtp: { requireTls: true } });

@@ -51,7 +51,13 @@ t.test("configured certificate files are used as they are", async (t) => {
   t.same(material, { key: leaf.keyPem, cert: leaf.certPem, selfSigned: false });
 });
 
-t.test("an unreadable configured file is a clear error, not a silent self-signed fallback", async (t) => {
-  const config = fresh({ tlsCertFile: "/nonexistent/cert.pem", tlsKeyFile: "/nonexistent/key.pem" });
-  await t.rejects(ensureTlsMaterial(config, silentLogger()), { code: "SMTP_TLS_MATERIAL" });
-});
+t.test(
+  "an unreadable configured file is a clear error, not a silent self-signed fallback",
+  async (t) => {
+    const config = fresh({
+      tlsCertFile: "/nonexistent/cert.pem",
+      tlsKeyFile: "/nonexistent/key.pem",
+    });
+    await t.rejects(ensureTlsMaterial(config, silentLogger()), { code: "SMTP_TLS_MATERIAL" });
+  },
+);

@@ -63,8 +63,7 @@ export interface MailContext {
 }
 
 export type ConnectorDecision =
-  | { kind: "accept"; connectors: ConnectorConfig[] }
-  | { kind: "reject"; reply: ReplyName };
+  { kind: "accept"; connectors: ConnectorConfig[] } | { kind: "reject"; reply: ReplyName };
 
 /**
  * Decides which connectors a session may use. Several connectors may share IP ranges
@@ -109,7 +108,10 @@ export class ConnectorTable {
    * X-MS-Exchange-CrossTenant-Id the message carries must name the pinned tenant: a second,
    * different one could have been typed by a sender, so it fails closed.
    */
-  forTenant(candidates: readonly ConnectorConfig[], tenantIds: readonly string[]): ConnectorDecision {
+  forTenant(
+    candidates: readonly ConnectorConfig[],
+    tenantIds: readonly string[],
+  ): ConnectorDecision {
     const ids = tenantIds.map((t) => t.trim().toLowerCase());
     const ok = candidates.filter((c) => {
       if (c.m365TenantId === undefined) return true;

@@ -10,7 +10,12 @@ import {
 import { splitHostPort, type Config, type ConnectorConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
-import { ConnectorConfigError, ConnectorTable, normalizeClientIp, senderDomainOf } from "./connectors.js";
+import {
+  ConnectorConfigError,
+  ConnectorTable,
+  normalizeClientIp,
+  senderDomainOf,
+} from "./connectors.js";
 import { readData, type DataDecision } from "./message.js";
 import { adaptLibraryReply, replyText, SmtpReply, type ReplyName } from "./replies.js";
 import { verifiedPeerNames } from "./tls.js";
@@ -88,7 +93,9 @@ export function createIngress(options: IngressOptions): Ingress {
   let clientCa: string | undefined;
   if (connectors.wantsClientCert) {
     if (!smtp.clientCaFile) {
-      throw new ConnectorConfigError("a connector sets clientCertSubject but smtp.clientCaFile is not set");
+      throw new ConnectorConfigError(
+        "a connector sets clientCertSubject but smtp.clientCaFile is not set",
+      );
     }
     try {
       clientCa = readFileSync(smtp.clientCaFile, "utf8");
@@ -221,7 +228,11 @@ export function createIngress(options: IngressOptions): Ingress {
       s.refused++;
       const code = (err as { code?: unknown }).code;
       logger.error(
-        { ...summary, outcome: "spool-failed", errorCode: typeof code === "string" ? code : "unknown" },
+        {
+          ...summary,
+          outcome: "spool-failed",
+          errorCode: typeof code === "string" ? code : "unknown",
+        },
         "could not store the message; answered 451",
       );
       return done(new SmtpReply("spoolFailed", { ref: s.cid, cause: err }));

@@ -92,7 +92,10 @@ async function makeSelfSigned(hostname: string): Promise<TlsMaterial> {
   type X509Crypto = NonNullable<Parameters<typeof x509.X509CertificateGenerator.create>[1]>;
   const crypto = webcrypto;
   const alg = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
-  const keys = (await crypto.subtle.generateKey(alg, true, ["sign", "verify"])) as webcrypto.CryptoKeyPair;
+  const keys = (await crypto.subtle.generateKey(alg, true, [
+    "sign",
+    "verify",
+  ])) as webcrypto.CryptoKeyPair;
   const names = [...new Set([hostname, "localhost"])];
   const cert = await x509.X509CertificateGenerator.createSelfSigned(
     {
