@@ -182,6 +182,44 @@ t.test("the PostgreSQL server", async (t) => {
     );
   });
 
+  await t.test("a connection killed mid-transaction fails that call, not the node", async (t) => {
+    const { nodes, schema } = await cluster(t, 1);
+    const node = nodes[0]!;
+    const id = await node.enqueue(message(["a@x.example"]));
+    const plan: DeliveryPlan = {
+      recipients: ["a@x.example"],
+      route: "clean",
+      nextHop: "x",
+      sensitive: false,
+    };
+
+    await withClient(async (other) => {
+      await other.query(`SET search_path TO "${schema}"`);
+      await other.query("BEGIN");
+      await other.query("SELECT id FROM messages WHERE id = $1 FOR UPDATE", [id]);
+      const routing = node.routeMessage(id, [plan]).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      // Wait until the store's transaction is blocked behind our lock, then kill its backend.
+      let killed = 0;
+      for (let i = 0; i < 50 && killed === 0; i++) {
+        const { rows } = await other.query<{ n: number }>(
+          `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+            WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))`,
+        );
+        killed = rows[0]?.n ?? 0;
+        if (killed === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      t.equal(killed, 1, "the store's waiting connection was terminated");
+      t.ok((await routing) instanceof Error, "the call fails");
+      await other.query("ROLLBACK");
+    });
+
+    await node.routeMessage(id, [plan]);
+    t.equal((await node.getMessage(id))?.state, "routed", "the next call works");
+  });
+
   await t.test("a dead node's leases pass to another node only when they expire", async (t) => {
     const {
       nodes: [a, b],

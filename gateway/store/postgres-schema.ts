@@ -81,6 +81,9 @@ export function isSchemaName(name: string): boolean {
 /** Creates the schema and tables under an advisory lock, so nodes starting together agree. */
 export async function prepareSchema(pool: pg.Pool, schema: string | undefined): Promise<void> {
   const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => (broken = err);
+  client.on("error", onError);
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [SCHEMA_LOCK_KEY.toString()]);
@@ -95,9 +98,12 @@ export async function prepareSchema(pool: pg.Pool, schema: string | undefined): 
     await client.query(SCHEMA_SQL);
     await client.query("COMMIT");
   } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
+    await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
+      broken ??= rollbackErr instanceof Error ? rollbackErr : new Error("rollback failed");
+    });
     throw err;
   } finally {
-    client.release();
+    client.off("error", onError);
+    client.release(broken);
   }
 }

@@ -106,6 +106,10 @@ export class PostgresStore implements Store {
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#pool.connect();
     let broken: Error | undefined;
+    // A checked-out client reports a dropped connection as an 'error' event (its queries are
+    // rejected too); without a listener that event would end the process.
+    const onError = (err: Error) => (broken = err);
+    client.on("error", onError);
     try {
       await client.query("BEGIN");
       const result = await work(client);
@@ -114,10 +118,11 @@ export class PostgresStore implements Store {
     } catch (err) {
       await client.query("ROLLBACK").catch((rollbackErr: unknown) => {
         // A connection that cannot roll back is not given back to the pool.
-        broken = rollbackErr instanceof Error ? rollbackErr : new Error("rollback failed");
+        broken ??= rollbackErr instanceof Error ? rollbackErr : new Error("rollback failed");
       });
       throw err;
     } finally {
+      client.off("error", onError);
       client.release(broken);
     }
   }
