@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerConfigCommands } from "./config.js";
+import { registerPolicyCommands } from "./policy.js";
 import { registerSamplesCommand } from "./samples.js";
 import { registerStartCommand } from "./start.js";
 import { registerTraceCommand } from "./trace.js";
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<void> {
   registerTraceCommand(program);
   registerSamplesCommand(program);
   registerConfigCommands(program);
+  registerPolicyCommands(program);
 
   await program.parseAsync(argv);
 }
