@@ -53,8 +53,14 @@ export function hasContext(
   options: { words: ContextWords; proximity?: number },
 ): boolean {
   const proximity = options.proximity ?? DEFAULT_PROXIMITY;
-  const from = Math.max(0, span.start - proximity);
-  const to = Math.min(view.text.length, span.end + proximity);
+  let from = Math.max(0, span.start - proximity);
+  let to = Math.min(view.text.length, span.end + proximity);
+  if (view.segment.table !== undefined) {
+    // In a table the context is the cell's own row and its column header, not other rows.
+    from = Math.max(from, view.text.lastIndexOf("\n", span.start) + 1);
+    const eol = view.text.indexOf("\n", span.end);
+    to = Math.min(to, eol === -1 ? view.text.length : eol);
+  }
   if (options.words.test(view.lower.slice(from, to))) return true;
   const header = view.headerAt(span.start);
   return header !== undefined && options.words.test(header);
