@@ -262,6 +262,19 @@ t.test("the PostgreSQL server", async (t) => {
     },
   );
 
+  await t.test("a server that does not wait for commits to reach disk is refused", async (t) => {
+    const url = new URL(TEST_DATABASE_URL);
+    // A search_path naming no schema keeps a regression from creating tables in public.
+    url.searchParams.set(
+      "options",
+      `-c search_path=${freshSchemaName()} -c synchronous_commit=off`,
+    );
+    const err = await PostgresStore.connect({ url: url.href }).catch((e: unknown) => e);
+    t.ok(err instanceof StoreError);
+    t.equal((err as StoreError).code, "STORE_CONFIG");
+    t.match((err as Error).message, /synchronous_commit/);
+  });
+
   await t.test("openStore opens the PostgreSQL store that store.url names", async (t) => {
     const schema = freshSchemaName();
     await withClient((c) => c.query(`CREATE SCHEMA "${schema}"`));

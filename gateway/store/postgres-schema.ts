@@ -95,6 +95,14 @@ export async function prepareSchema(pool: pg.Pool, schema: string | undefined): 
         throw new StoreError("STORE_CONFIG", "the connection's search_path overrides the schema");
       }
     }
+    // enqueue() resolves and the client hears 250 after COMMIT; with synchronous_commit off
+    // that COMMIT may not have reached the disk yet (every other setting waits for it).
+    const { rows: sync } = await client.query<{ s: string }>(
+      "SELECT current_setting('synchronous_commit') AS s",
+    );
+    if (sync[0]?.s === "off") {
+      throw new StoreError("STORE_CONFIG", "synchronous_commit is off: commits are not durable");
+    }
     await client.query(SCHEMA_SQL);
     await client.query("COMMIT");
   } catch (err) {
