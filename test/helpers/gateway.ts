@@ -67,11 +67,14 @@ export async function startTestGateway(t: Test, raw: RawConfig = {}): Promise<Te
   });
   const logger = createLogger({ level: files.config.logLevel, destination });
   const gw = await startGateway(files.config, { logger, nodeId: "test-node" });
+  // A test may stop the gateway itself (to read the store from the CLI); stop only once.
+  let stopping: Promise<void> | null = null;
+  const stop = () => (stopping ??= gw.stop());
   t.teardown(async () => {
-    await gw.stop();
+    await stop();
     rmSync(path.dirname(files.file), { recursive: true, force: true });
   });
-  return Object.assign(gw, { files, logs: () => lines.join("") });
+  return Object.assign(gw, { files, logs: () => lines.join(""), stop });
 }
 
 export interface ChildGateway {
