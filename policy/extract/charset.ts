@@ -2,11 +2,13 @@ import { TextDecoder } from "node:util";
 import iconv from "iconv-lite";
 
 /**
- * Decoding of bytes to text in whatever charset a mailbox sends. The WHATWG decoders built into
- * Node (full ICU) cover what mail clients write and resolve their aliases (ks_c_5601-1987,
- * x-sjis, gb2312 ...); iconv-lite covers older code pages (cp850, UTF-7 ...). A label neither
- * knows falls back to UTF-8 when the bytes are valid UTF-8, else windows-1252, so the text is
- * still scanned rather than dropped.
+ * Decoding of bytes to text in whatever charset a mailbox sends. iconv-lite covers the code
+ * pages and CJK charsets (windows-125x, ISO-8859-x, Shift_JIS, EUC-KR, GB18030, Big5, UTF-16,
+ * UTF-7 ...); the WHATWG decoders built into Node (full ICU) cover ISO-2022-JP, which iconv-lite
+ * lacks, and aliases it does not know. Node 20's own windows-1252 decoder is really Latin-1,
+ * hence iconv-lite first. Latin-1 labels read as windows-1252, as browsers do, since mail
+ * clients label one as the other. A label nobody knows falls back to UTF-8 when the bytes are
+ * valid UTF-8, else windows-1252, so the text is still scanned rather than dropped.
  */
 
 const decoders = new Map<string, TextDecoder | null>();
@@ -22,6 +24,8 @@ function whatwg(label: string): TextDecoder | null {
   if (decoders.size < 256) decoders.set(label, d);
   return d;
 }
+
+const LATIN1 = /^(?:iso[-_]?8859-1|iso_8859-1:1987|latin-?1|l1|cp819|ibm819)$/;
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -55,10 +59,11 @@ export function decodeText(buf: Buffer, charset?: string | null | false): string
   }
   if (label === "utf-8" || label === "utf8") return buf.toString("utf8").replace(/^\uFEFF/, "");
 
+  if (LATIN1.test(label)) label = "windows-1252";
+  if (!label.includes("2022") && iconv.encodingExists(label)) return iconv.decode(buf, label);
   const d = whatwg(label);
   if (d) return d.decode(buf);
-  if (iconv.encodingExists(label)) return iconv.decode(buf, label);
-  return isUtf8(buf) ? buf.toString("utf8") : (whatwg("windows-1252") as TextDecoder).decode(buf);
+  return isUtf8(buf) ? buf.toString("utf8") : iconv.decode(buf, "windows-1252");
 }
 
 function isAsciiOrUtf8(buf: Buffer): boolean {

@@ -27,6 +27,10 @@ export function htmlToText(html: string): string {
   const out: string[] = [];
   let skip = 0;
   let pre = 0;
+  // One line break per block boundary, however many block tags open or close there.
+  const brk = (): void => {
+    if (out[out.length - 1] !== "\n") out.push("\n");
+  };
 
   const parser = new Parser(
     {
@@ -38,7 +42,7 @@ export function htmlToText(html: string): string {
         if (skip > 0) return;
         if (name === "br") out.push("\n");
         else if (CELL.has(name)) out.push("\t");
-        else if (BLOCK.has(name)) out.push("\n");
+        else if (BLOCK.has(name)) brk();
         if (name === "pre" || name === "textarea") pre++;
         for (const a of SHOWN_ATTRS) {
           const v = attribs[a];
@@ -57,7 +61,7 @@ export function htmlToText(html: string): string {
         if (skip > 0) return;
         if (name === "pre" || name === "textarea") pre = Math.max(0, pre - 1);
         if (CELL.has(name)) out.push("\t");
-        else if (BLOCK.has(name)) out.push("\n");
+        else if (BLOCK.has(name)) brk();
       },
     },
     { decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true },
