@@ -1,6 +1,11 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import t from "tap";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import { ehlo, startTestIngress } from "./helpers/smtp-client.js";
+import { requireTools } from "./helpers/tools.js";
+
+const run = promisify(execFile);
 
 const MESSAGE = [
   "From: Staff <staff@clinic.example>",
@@ -189,3 +194,28 @@ t.test(
     t.notMatch(all, /clinic\.example|example\.org|lab results/);
   },
 );
+
+t.test("swaks sends over STARTTLS with pipelining and the message is queued", async (t) => {
+  if (!requireTools(t, "swaks")) return;
+  const ing = await startTestIngress(t);
+  const { stdout } = await run("swaks", [
+    "--server",
+    ing.host,
+    "--port",
+    String(ing.port),
+    "--tls",
+    "--pipeline",
+    "--ehlo",
+    "client.test",
+    "--from",
+    "staff@clinic.example",
+    "--to",
+    "patient@example.org",
+    "--header",
+    "Subject: swaks",
+    "--body",
+    "hello from swaks",
+  ]);
+  t.match(stdout, /<~ *250 2\.0\.0 Ok: queued as [0-9A-Z]{17}/);
+  t.equal(await ing.count(), 1);
+});
