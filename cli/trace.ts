@@ -50,7 +50,6 @@ export function registerTraceCommand(program: Command): void {
           const lines = [
             `${m.id}  Message-ID <${m.messageId ?? "none"}>  state ${m.state}` +
               (m.holdReason ? ` (${m.holdReason})` : ""),
-            `  ${m.receivedAt.toISOString().replace("T", " ").slice(0, 23)}  smtp:received     recipients=${m.recipientCount}`,
             ...events.map(line),
           ];
           if (deliveries.length > 0) lines.push("  copies:");

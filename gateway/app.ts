@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { PlaceholderPolicy, type PolicyEngine } from "../policy/index.js";
+import { loadPolicy, type PolicyEngine } from "../policy/index.js";
 import { createHttp } from "./api/index.js";
 import { splitHostPort, type Config } from "./config/index.js";
 import { createDeliverer } from "./deliver/index.js";
@@ -36,11 +36,9 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
-async function loadPolicyEngine(config: Config): Promise<PolicyEngine> {
-  const policy = (await import("../policy/index.js")) as Record<string, unknown>;
-  const load = policy.loadPolicy as ((file?: string) => Promise<PolicyEngine>) | undefined;
-  if (load) return load(config.policy.file);
-  return new PlaceholderPolicy({ subjectTag: config.policy.subjectTag });
+/** The configured policy file, or the shipped default; throws PolicyError naming the line. */
+function loadPolicyEngine(config: Config): Promise<PolicyEngine> {
+  return loadPolicy(config.policy.file);
 }
 
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {

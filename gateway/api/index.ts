@@ -12,7 +12,7 @@ export interface HttpOptions {
 }
 
 export function createHttp(options: HttpOptions): FastifyInstance {
-  const app = Fastify({ logger: false, disableRequestLogging: true });
+  const app = Fastify({ logger: false });
 
   app.addHook("onSend", async (_req, reply) => {
     reply.header("X-Content-Type-Options", "nosniff");
