@@ -24,6 +24,8 @@ export interface SinkOptions {
   rcptReply?: (address: string, attempt: number) => string | undefined;
   /** Reply to the final dot of the n-th message (1-based); undefined accepts it. */
   dataReply?: (attempt: number) => string | undefined;
+  /** Wait this long before answering the final dot (a slow next hop). Default 0. */
+  dataDelayMs?: number;
 }
 
 export interface ReceivedMessage {
@@ -114,7 +116,8 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
     onData(stream, session: SMTPServerSession, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
+      stream.on("end", async () => {
+        if (options.dataDelayMs) await new Promise((r) => setTimeout(r, options.dataDelayMs));
         dataAttempts++;
         const reply = options.dataReply?.(dataAttempts);
         if (reply && !reply.startsWith("2")) return callback(replyError(reply));
