@@ -2,10 +2,22 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import t from "tap";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
+import type { Store } from "../gateway/store/index.js";
 import { ehlo, startTestIngress } from "./helpers/smtp-client.js";
 import { requireTools } from "./helpers/tools.js";
 
 const run = promisify(execFile);
+
+/** The real store with enqueue() replaced; every other method still runs on the store. */
+function withEnqueue(store: Store, enqueue: Store["enqueue"]): Store {
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === "enqueue") return enqueue;
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
 
 const MESSAGE = [
   "From: Staff <staff@clinic.example>",
@@ -139,12 +151,10 @@ t.test(
   async (t) => {
     const ing = await startTestIngress(t, {
       wrapStore: (store) =>
-        Object.assign(Object.create(store) as typeof store, {
-          enqueue: async () => {
-            throw Object.assign(new Error("disk I/O error on patient@example.org"), {
-              code: "SQLITE_IOERR",
-            });
-          },
+        withEnqueue(store, async () => {
+          throw Object.assign(new Error("disk I/O error on patient@example.org"), {
+            code: "SQLITE_IOERR",
+          });
         }),
     });
     const c = await ing.connect();
@@ -218,4 +228,54 @@ t.test("swaks sends over STARTTLS with pipelining and the message is queued", as
   ]);
   t.match(stdout, /<~ *250 2\.0\.0 Ok: queued as [0-9A-Z]{17}/);
   t.equal(await ing.count(), 1);
+});
+
+t.test("the 250 waits for the store: no reply while enqueue has not resolved", async (t) => {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const ing = await startTestIngress(t, {
+    wrapStore: (store) =>
+      withEnqueue(store, async (m) => {
+        await gate;
+        return store.enqueue(m);
+      }),
+  });
+  const c = await ing.connect();
+  await c.read();
+  await ehlo(c);
+  await c.command("MAIL FROM:<staff@clinic.example>");
+  await c.command("RCPT TO:<patient@example.org>");
+  await c.command("DATA");
+  c.write(`${MESSAGE}.\r\n`);
+  t.ok(await c.silentFor(400), "no reply before the store confirmed the write");
+  t.equal(await ing.count(), 0);
+  release();
+  const reply = await c.read();
+  t.equal(reply.code, 250);
+  t.equal(await ing.count(), 1);
+  await new Promise((r) => setTimeout(r, 50));
+  const id = /queued as (\S+)/.exec(reply.text)?.[1] ?? "";
+  t.same(
+    (await ing.store.events(id)).map((e) => e.name),
+    ["smtp:received"],
+    "the received event is recorded after the 250",
+  );
+});
+
+t.test("a client that leaves in the middle of DATA leaves nothing queued", async (t) => {
+  const ing = await startTestIngress(t);
+  const c = await ing.connect();
+  await c.read();
+  await ehlo(c);
+  await c.command("MAIL FROM:<staff@clinic.example>");
+  await c.command("RCPT TO:<patient@example.org>");
+  await c.command("DATA");
+  c.write("Subject: half\r\n\r\nhalf a mess");
+  await new Promise((r) => setTimeout(r, 50));
+  await c.close();
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(await ing.count(), 0);
+  const next = await ing.connect();
+  t.equal((await next.read()).code, 220, "the server keeps serving");
+  t.ok(ing.logs.some((l) => l.outcome === "aborted"));
 });

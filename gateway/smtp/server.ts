@@ -197,15 +197,30 @@ export function createIngress(options: IngressOptions): Ingress {
       },
       clientIp: s.clientIp,
       loopSecret,
-    }).then((decision) => finishData(s, decision, rcptTo.length, done));
+    })
+      .then((decision) => finishData(s, { decision, rcptCount: rcptTo.length, done }))
+      .catch((err: unknown) => {
+        // Only reached on a bug: keep the process up and let the client retry.
+        logger.error({ event: "smtp:message", cid: s.cid, errorCode: errorCode(err) }, "failed");
+        done(new SmtpReply("spoolFailed", { ref: s.cid }));
+      });
   };
 
   const finishData = async (
     s: Session,
-    decision: DataDecision,
-    rcptCount: number,
-    done: (err?: Error | null, message?: string) => void,
+    step: {
+      decision: DataDecision;
+      rcptCount: number;
+      done: (err?: Error | null, message?: string) => void;
+    },
   ) => {
+    const { decision, rcptCount } = step;
+    let answered = false;
+    const done: typeof step.done = (err, message) => {
+      if (answered) return;
+      answered = true;
+      step.done(err, message);
+    };
     const summary = { event: "smtp:message", cid: s.cid, clientIp: s.clientIp, rcptCount };
     if (decision.kind === "aborted") {
       logger.info({ ...summary, size: decision.size, outcome: "aborted" }, "client left in DATA");
@@ -226,13 +241,8 @@ export function createIngress(options: IngressOptions): Ingress {
       queueId = await store.enqueue(message);
     } catch (err) {
       s.refused++;
-      const code = (err as { code?: unknown }).code;
       logger.error(
-        {
-          ...summary,
-          outcome: "spool-failed",
-          errorCode: typeof code === "string" ? code : "unknown",
-        },
+        { ...summary, outcome: "spool-failed", errorCode: errorCode(err) },
         "could not store the message; answered 451",
       );
       return done(new SmtpReply("spoolFailed", { ref: s.cid, cause: err }));
@@ -252,8 +262,21 @@ export function createIngress(options: IngressOptions): Ingress {
       },
       "message queued",
     );
-    await recordReceived(store, logger, queueId, decision.size, rcptCount, message.connector);
-    options.onQueued?.(queueId);
+    await recordReceived(store, {
+      logger,
+      queueId,
+      size: decision.size,
+      recipients: rcptCount,
+      connector: message.connector,
+    });
+    try {
+      options.onQueued?.(queueId);
+    } catch (err) {
+      logger.error(
+        { event: "smtp:message", queueId, errorCode: errorCode(err) },
+        "onQueued failed",
+      );
+    }
   };
 
   const onClose = (session: SMTPServerSession) => {
@@ -324,24 +347,27 @@ function listen(server: SMTPServer, where: string): Promise<{ host: string; port
   });
 }
 
+/** A stable error code to log: the error's `code`, else its class name; never its text. */
+function errorCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string") return code;
+  return err instanceof Error ? err.name : "unknown";
+}
+
+/** Records smtp:received after the 250; the message is already safe, so a failure only logs. */
 async function recordReceived(
   store: Store,
-  logger: Logger,
-  queueId: string,
-  size: number,
-  recipients: number,
-  connector: string,
+  e: { logger: Logger; queueId: string; size: number; recipients: number; connector: string },
 ): Promise<void> {
   try {
     await store.recordEvent({
-      queueId,
+      queueId: e.queueId,
       name: "smtp:received",
-      data: { size, recipients, connector },
+      data: { size: e.size, recipients: e.recipients, connector: e.connector },
     });
   } catch (err) {
-    const code = (err as { code?: unknown }).code;
-    logger.warn(
-      { event: "smtp:received", queueId, errorCode: typeof code === "string" ? code : "unknown" },
+    e.logger.warn(
+      { event: "smtp:received", queueId: e.queueId, errorCode: errorCode(err) },
       "could not record the received event",
     );
   }
