@@ -14,6 +14,7 @@ export const EVENT_NAMES = [
   "deliver:bounced", // per recipient; data: reply
   "deliver:expired", // per recipient; data: age
   "deliver:dsn", // a DSN was queued for the sender; data: dsnQueueId
+  "pipeline:notice", // policy asked to tell the sender; data: noticeQueueId
 ] as const;
 
 export type EventName = (typeof EVENT_NAMES)[number];

@@ -67,7 +67,10 @@ t.test("a clean message goes out on the clean route to every recipient", async (
   t.equal(r.deliveries.length, 1);
   t.equal(r.deliveries[0]?.route, "clean");
   t.equal(r.deliveries[0]?.sensitive, false);
-  t.same(r.deliveries[0]?.recipients.map((x) => x.address).sort(), ["a@example.net", "b@example.com"]);
+  t.same(r.deliveries[0]?.recipients.map((x) => x.address).sort(), [
+    "a@example.net",
+    "b@example.com",
+  ]);
 });
 
 t.test("the [secure] subject tag routes the message as sensitive over verified TLS", async (t) => {
@@ -79,18 +82,23 @@ t.test("the [secure] subject tag routes the message as sensitive over verified T
   t.same(verdict?.data?.rules, ["subject-tag"]);
 });
 
-t.test("a valid SSN in the body makes the message sensitive; the event holds no value", async (t) => {
-  const { run } = await setup(t);
-  const r = await run(message("Claim", "Member SSN 345-67-8901, thanks.", ["a@example.net"]));
-  t.equal(r.deliveries[0]?.route, "tls");
-  const json = JSON.stringify(r.events);
-  t.notMatch(json, /345-?67-?8901/, "no event carries the matched SSN");
-  t.notMatch(json, /Claim/, "no event carries the subject");
-});
+t.test(
+  "a valid SSN in the body makes the message sensitive; the event holds no value",
+  async (t) => {
+    const { run } = await setup(t);
+    const r = await run(message("Claim", "Member SSN 345-67-8901, thanks.", ["a@example.net"]));
+    t.equal(r.deliveries[0]?.route, "tls");
+    const json = JSON.stringify(r.events);
+    t.notMatch(json, /345-?67-?8901/, "no event carries the matched SSN");
+    t.notMatch(json, /Claim/, "no event carries the subject");
+  },
+);
 
 t.test("an invalid or sample SSN does not make a message sensitive", async (t) => {
   const { run } = await setup(t);
-  const r = await run(message("Numbers", "000-12-3456 and 078-05-1120 and 666-12-3456", ["a@x.test"]));
+  const r = await run(
+    message("Numbers", "000-12-3456 and 078-05-1120 and 666-12-3456", ["a@x.test"]),
+  );
   t.equal(r.deliveries[0]?.route, "clean");
 });
 
@@ -114,28 +122,44 @@ t.test("when the policy cannot decide, the message is held and the sender is tol
   t.equal(notice?.envelope.mailFrom, "");
 });
 
-t.test("a block verdict delivers nothing and bounces the policy's text to the sender", async (t) => {
-  const { store, run } = await setup(
-    t,
-    new FixedPolicy({ action: "block", rules: ["no-ssn-out"], findings: [], blockText: "Not allowed" }),
-  );
-  const r = await run(message("Hi", "Hello", ["a@example.net"]));
-  t.equal(r.deliveries.length, 0);
-  const dsnId = r.events.find((e) => e.name === "deliver:dsn")?.data?.dsnQueueId;
-  const dsn = await store.getMessage(String(dsnId));
-  t.match(dsn?.raw.toString(), /Not allowed/);
-  t.match(dsn?.raw.toString(), /5\.7\.1/);
-});
+t.test(
+  "a block verdict delivers nothing and bounces the policy's text to the sender",
+  async (t) => {
+    const { store, run } = await setup(
+      t,
+      new FixedPolicy({
+        action: "block",
+        rules: ["no-ssn-out"],
+        findings: [],
+        blockText: "Not allowed",
+      }),
+    );
+    const r = await run(message("Hi", "Hello", ["a@example.net"]));
+    t.equal(r.deliveries.length, 0);
+    const dsnId = r.events.find((e) => e.name === "deliver:dsn")?.data?.dsnQueueId;
+    const dsn = await store.getMessage(String(dsnId));
+    t.match(dsn?.raw.toString(), /Not allowed/);
+    t.match(dsn?.raw.toString(), /5\.7\.1/);
+  },
+);
 
-t.test("a method that is not available holds the copy instead of sending it in clear", async (t) => {
-  const { store, run } = await setup(
-    t,
-    new FixedPolicy({ action: "encrypt", method: "portal", rules: ["portal-only"], findings: [] }),
-  );
-  const r = await run(message("Hi", "Hello", ["a@example.net"]));
-  t.equal(r.deliveries.length, 0);
-  t.equal((await store.getMessage(r.id))?.state, "held");
-});
+t.test(
+  "a method that is not available holds the copy instead of sending it in clear",
+  async (t) => {
+    const { store, run } = await setup(
+      t,
+      new FixedPolicy({
+        action: "encrypt",
+        method: "portal",
+        rules: ["portal-only"],
+        findings: [],
+      }),
+    );
+    const r = await run(message("Hi", "Hello", ["a@example.net"]));
+    t.equal(r.deliveries.length, 0);
+    t.equal((await store.getMessage(r.id))?.state, "held");
+  },
+);
 
 t.test("a message that came back with a valid stamp keeps its sensitive route", async (t) => {
   const { run } = await setup(t);
@@ -144,4 +168,25 @@ t.test("a message that came back with a valid stamp keeps its sensitive route", 
   const r = await run(m);
   t.equal(r.deliveries[0]?.route, "tls", "the earlier sensitive verdict is not relaxed");
   t.ok(r.events.some((e) => e.name === "pipeline:loop"));
+});
+
+t.test("notify-sender tells the sender the rules and counts but never the value", async (t) => {
+  const { store, run } = await setup(
+    t,
+    new FixedPolicy({
+      action: "encrypt",
+      method: "auto",
+      rules: ["identifiers"],
+      findings: [{ detector: "us-ssn", count: 2, confidence: "high" }],
+      notifySender: true,
+    }),
+  );
+  const r = await run(message("Claim for Jordan", "SSN 345-67-8901", ["a@example.net"]));
+  const id = r.events.find((e) => e.name === "pipeline:notice")?.data?.noticeQueueId;
+  const notice = await store.getMessage(String(id));
+  t.same(notice?.envelope.rcptTo, ["staff@clinic.example.org"]);
+  const text = notice?.raw.toString() ?? "";
+  t.match(text, /us-ssn: 2 found \(high confidence\)/);
+  t.match(text, /identifiers/);
+  t.notMatch(text, /345-67-8901|Jordan/, "neither the value nor the subject is in the notice");
 });

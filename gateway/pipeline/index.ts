@@ -6,6 +6,7 @@ import { buildDsn } from "../queue/dsn.js";
 import { selectRoute } from "../secure/index.js";
 import type { DeliveryPlan, NewEvent, RouteKind, Store, StoredMessage } from "../store/index.js";
 import { addHeaders } from "./headers.js";
+import { buildSenderNotice } from "./notice.js";
 
 /**
  * The pipeline for one queued message: policy → route per recipient → plans, recorded in
@@ -122,6 +123,24 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     logger.info({ queueId: message.id, event: "secure:route", route: "block" }, "message blocked");
   }
 
+  /** The policy's notify-sender action: rules and detector counts, never values. */
+  async function notifySender(message: StoredMessage, verdict: Verdict, outcome: string) {
+    if (message.envelope.mailFrom === "" || message.origin !== "ingress") return;
+    const notice = await buildSenderNotice({
+      message,
+      verdict,
+      outcome,
+      postmaster: config.delivery.postmaster,
+      organisation: config.organisation,
+    });
+    const noticeQueueId = await store.enqueue(notice);
+    await store.recordEvent({
+      queueId: message.id,
+      name: "pipeline:notice",
+      data: { noticeQueueId },
+    });
+  }
+
   async function evaluate(message: StoredMessage): Promise<Verdict | null> {
     // Mail sealgate made itself (DSNs, notices) carries no user content to scan.
     if (message.origin !== "ingress") return { action: "allow", rules: [], findings: [] };
@@ -194,6 +213,16 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         })),
       );
       await store.routeMessage(message.id, plans, events);
+      if (verdict.notifySender) {
+        const how = sensitive
+          ? "over verified TLS (the next hop must prove its identity)"
+          : "normally";
+        await notifySender(
+          message,
+          verdict,
+          `${message.envelope.rcptTo.length} recipient(s): sent ${how}.`,
+        );
+      }
       logger.info(
         {
           queueId: message.id,
