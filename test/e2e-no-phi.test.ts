@@ -1,0 +1,53 @@
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import nodemailer from "nodemailer";
+import t from "tap";
+import { startTestGateway, waitForEvent } from "./helpers/gateway.js";
+
+/**
+ * DESIGN.md's promise: PHI never reaches a log line or an event. A message full of PHI goes
+ * through the whole gateway at the most verbose log level, and neither its subject, its body
+ * values nor its addresses appear in what the gateway logged or recorded.
+ */
+
+const SUBJECT = "[secure] Labs for Jordan Quillfeather";
+const SSN = "345-67-8901";
+const MRN = "MRN 88412907";
+const SENDER = "dr.ruiz@clinic.example.org";
+const RECIPIENT = "quillfeather.j@patient.example.net";
+
+t.test("a message full of PHI leaves no trace of its content in logs or events", async (t) => {
+  const gw = await startTestGateway(t, { logLevel: "trace" });
+  const transport = nodemailer.createTransport({
+    host: gw.smtp.host,
+    port: gw.smtp.port,
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
+  t.teardown(() => transport.close());
+  const info = (await transport.sendMail({
+    from: SENDER,
+    to: RECIPIENT,
+    subject: SUBJECT,
+    text: `Patient Jordan Quillfeather, SSN ${SSN}, ${MRN}, DOB 04/12/1961. Potassium 5.9 mmol/L.`,
+    attachments: [{ filename: "labs.csv", content: `name,ssn\nJordan Quillfeather,${SSN}\n` }],
+  })) as { response: string };
+  const queueId = /queued as (\S+)/.exec(info.response)?.[1] ?? "";
+  t.ok(queueId, "the 250 reply carries the queue id");
+
+  const events = await waitForEvent(gw.store, queueId, "deliver:sent");
+  const outbox = gw.config.delivery.outboxDir ?? "";
+  const delivered = readdirSync(outbox).map((f) => readFileSync(path.join(outbox, f), "utf8"));
+  t.equal(delivered.length, 1, "the message was delivered");
+  t.match(delivered[0], /Quillfeather/, "the delivered copy still holds its content");
+
+  const logs = gw.logs();
+  t.ok(logs.length > 0, "the gateway logged");
+  const eventText = JSON.stringify(events.map((e) => ({ name: e.name, data: e.data })));
+  for (const secret of [SSN, "345678901", "Quillfeather", "Labs for", "88412907", SENDER, RECIPIENT]) {
+    t.notOk(logs.includes(secret), `no log line holds "${secret.slice(0, 4)}…"`);
+    t.notOk(eventText.includes(secret), `no event data holds "${secret.slice(0, 4)}…"`);
+  }
+  const verdict = events.find((e) => e.name === "policy:verdict");
+  t.equal(verdict?.data?.action, "encrypt", "the message was recognised as sensitive");
+});
