@@ -79,8 +79,11 @@ t.test("the outbox gets one .eml per copy, named queue id and delivery id", asyn
   t.equal(written.slice(written.indexOf("\r\n") + 2), text(sampleRaw()));
 });
 
-t.test("a configured DKIM key signs the copy and the signature verifies", async (t) => {
-  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+async function signAndVerify(type: "rsa" | "ed25519") {
+  const { privateKey, publicKey } =
+    type === "rsa"
+      ? generateKeyPairSync("rsa", { modulusLength: 2048 })
+      : generateKeyPairSync("ed25519");
   const dir = mkdtempSync(path.join(tmpdir(), "sealgate-dkim-"));
   const config = testConfig({}, dir);
   const dkim = {
@@ -97,15 +100,28 @@ t.test("a configured DKIM key signs the copy and the signature verifies", async 
   const d = leased();
   await deliverer.attempt(d);
   const signed = readFileSync(path.join(dir, "outbox", `${d.queueId}-${d.id}.eml`));
-  t.match(text(signed), /^DKIM-Signature: .*d=sender\.test/s);
-  const der = publicKey.export({ type: "spki", format: "der" }).toString("base64");
+  const der = publicKey.export({ type: "spki", format: "der" });
+  // RFC 8463 §4: an Ed25519 record carries the bare 32-byte key, not the SPKI structure.
+  const p = (type === "rsa" ? der : der.subarray(der.length - 32)).toString("base64");
   const result = await dkimVerify(signed, {
-    resolver: async (name, type) => {
-      if (name === "sg1._domainkey.sender.test" && type === "TXT") {
-        return [[`v=DKIM1; k=rsa; p=${der}`]];
+    resolver: async (name, rrtype) => {
+      if (name === "sg1._domainkey.sender.test" && rrtype === "TXT") {
+        return [[`v=DKIM1; k=${type}; p=${p}`]];
       }
       throw Object.assign(new Error("not found"), { code: "ENOTFOUND" });
     },
   });
-  t.equal(result.results[0]?.status.result, "pass", "mailauth verifies the signature");
+  return { signed: text(signed), result: result.results[0] };
+}
+
+t.test("a configured RSA DKIM key signs the copy and the signature verifies", async (t) => {
+  const { signed, result } = await signAndVerify("rsa");
+  t.match(signed, /^DKIM-Signature: .*a=rsa-sha256.*d=sender\.test/s);
+  t.equal(result?.status.result, "pass", "mailauth verifies the signature");
+});
+
+t.test("an Ed25519 DKIM key signs with ed25519-sha256 (RFC 8463)", async (t) => {
+  const { signed, result } = await signAndVerify("ed25519");
+  t.match(signed, /^DKIM-Signature: .*a=ed25519-sha256/s);
+  t.equal(result?.status.result, "pass");
 });

@@ -1,5 +1,5 @@
-import { dkimSign } from "mailauth/lib/dkim/sign.js";
 import { createPrivateKey } from "node:crypto";
+import { dkimSign } from "mailauth/lib/dkim/sign.js";
 import { DeliveryError } from "./errors.js";
 
 export interface DkimKey {
@@ -14,10 +14,7 @@ export interface DkimKey {
  * comes after every other change, so the signature covers exactly what leaves (RFC 6376 §5).
  */
 export async function signDkim(bytes: Buffer, key: DkimKey): Promise<Buffer> {
-  const algorithm =
-    /BEGIN PRIVATE KEY/.test(key.privateKey) && isEd25519(key.privateKey)
-      ? "ed25519-sha256"
-      : "rsa-sha256";
+  const algorithm = isEd25519(key.privateKey) ? "ed25519-sha256" : "rsa-sha256";
   const entry = {
     signingDomain: key.domain,
     selector: key.selector,

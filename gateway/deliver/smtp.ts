@@ -92,7 +92,8 @@ function connectionOptions(o: TransactionOptions): SMTPConnection.Options {
     servername: o.servername,
     secure: false,
     requireTLS: required,
-    opportunisticTLS: !required,
+    // Clear text only when STARTTLS is not offered: a refused or failed STARTTLS is a fault.
+    opportunisticTLS: false,
     tls,
     connectionTimeout: o.timeoutMs,
     greetingTimeout: o.timeoutMs,

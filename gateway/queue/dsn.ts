@@ -40,7 +40,7 @@ function rfc5322Date(d: Date): string {
 
 /** One line, no control characters: reply texts come from remote servers. */
 function oneLine(text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]+/g, " ").trim();
+  return text.replace(/\p{Cc}+/gu, " ").trim();
 }
 
 /** Folds a field at spaces so no line passes 78 characters where that is possible. */
@@ -61,7 +61,7 @@ function fold(field: string): string {
 }
 
 function isAscii(text: string): boolean {
-  return /^[\x00-\x7f]*$/.test(text);
+  return /^\p{ASCII}*$/u.test(text);
 }
 
 function textPart(text: string): string {

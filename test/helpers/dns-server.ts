@@ -44,8 +44,10 @@ export async function startDnsServer(table: Record<string, DnsZone>): Promise<Dn
     const zone = zones.get(name);
     const answers: dnsPacket.Answer[] = [];
     let rcode = 0; // NOERROR
-    if (!zone) rcode = 3; // NXDOMAIN
-    else if (zone.servfail) rcode = 2; // SERVFAIL
+    if (!zone)
+      rcode = 3; // NXDOMAIN
+    else if (zone.servfail)
+      rcode = 2; // SERVFAIL
     else if (question.type === "MX") {
       for (const mx of zone.mx ?? []) {
         answers.push({ type: "MX", name: question.name, ttl: 60, data: mx });
