@@ -2,7 +2,7 @@ import t from "tap";
 import { configSchema } from "../gateway/config/index.js";
 import { silentLogger } from "../gateway/log.js";
 import { ConnectorConfigError, createIngress } from "../gateway/smtp/index.js";
-import { ConnectorTable } from "../gateway/smtp/connectors.js";
+import { ConnectorTable, senderDomainOf } from "../gateway/smtp/connectors.js";
 import { SqliteStore } from "../gateway/store/index.js";
 import { issueCert, makeTestCa, selfSigned } from "./helpers/pki.js";
 import { ehlo, startTestIngress, type TestIngress } from "./helpers/smtp-client.js";
@@ -204,4 +204,18 @@ t.test("a certificate pin without smtp.clientCaFile is refused at start", async 
       }),
     { code: "SMTP_CONNECTOR_INVALID" },
   );
+});
+
+t.test("sender domains compare as A-labels, whatever form config and client use", async (t) => {
+  const clinic = { name: "idn", ipRanges: ["127.0.0.1"], senderDomains: ["Bücher.Example."] };
+  const table = new ConnectorTable([clinic]);
+  for (const from of ["a@xn--bcher-kva.example", "a@bücher.example", "a@BÜCHER.example"]) {
+    const d = table.forMail([clinic], { senderDomain: senderDomainOf(from), certNames: [] });
+    t.equal(d.kind, "accept", from);
+  }
+  const other = table.forMail([clinic], {
+    senderDomain: senderDomainOf("a@b.example"),
+    certNames: [],
+  });
+  t.equal(other.kind, "reject");
 });

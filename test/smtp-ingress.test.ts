@@ -279,3 +279,29 @@ t.test("a client that leaves in the middle of DATA leaves nothing queued", async
   t.equal((await next.read()).code, 220, "the server keeps serving");
   t.ok(ing.logs.some((l) => l.outcome === "aborted"));
 });
+
+t.test("without SMTPUTF8 the envelope stays ASCII: IDN domains as A-labels", async (t) => {
+  const ing = await startTestIngress(t);
+  const c = await ing.connect();
+  await c.read();
+  await ehlo(c);
+  t.equal((await c.command("MAIL FROM:<staff@xn--bcher-kva.example>")).code, 250);
+  t.equal((await c.command("RCPT TO:<patient@xn--bcher-kva.example>")).code, 250);
+  const utf8Local = await c.command("RCPT TO:<pätient@example.org>");
+  t.equal(utf8Local.code, 553, "a non-ASCII local part needs SMTPUTF8");
+  t.match(utf8Local.text, /^5\.6\.7 /);
+  await c.command("DATA");
+  c.write(`${MESSAGE}.\r\n`);
+  const id = /queued as (\S+)/.exec((await c.read()).text)?.[1] ?? "";
+  t.same((await ing.store.getMessage(id))?.envelope, {
+    mailFrom: "staff@xn--bcher-kva.example",
+    rcptTo: ["patient@xn--bcher-kva.example"],
+  });
+
+  await c.command("MAIL FROM:<stäff@bücher.example> SMTPUTF8");
+  t.equal((await c.command("RCPT TO:<pätient@bücher.example>")).code, 250);
+  await c.command("DATA");
+  c.write(`${MESSAGE}.\r\n`);
+  const utf8Id = /queued as (\S+)/.exec((await c.read()).text)?.[1] ?? "";
+  t.same((await ing.store.getMessage(utf8Id))?.envelope.rcptTo, ["pätient@bücher.example"]);
+});

@@ -1,5 +1,6 @@
 import ipaddr from "ipaddr.js";
 import type { ConnectorConfig } from "../config/index.js";
+import { asciiDomain } from "./addresses.js";
 import type { ReplyName } from "./replies.js";
 
 /** A connector's configuration that cannot be used; names the connector, never an address. */
@@ -56,7 +57,7 @@ interface CompiledConnector {
 
 /** What the client is known by when MAIL FROM arrives. */
 export interface MailContext {
-  /** Domain of the MAIL FROM address, lower case; "" for the null sender. */
+  /** Domain of the MAIL FROM address (see senderDomainOf); "" for the null sender. */
   senderDomain: string;
   /** CN and DNS SANs of a client certificate that verified against smtp.clientCaFile. */
   certNames: readonly string[];
@@ -132,15 +133,12 @@ function certMatches(c: ConnectorConfig, names: readonly string[]): boolean {
 function domainMatches(c: ConnectorConfig, domain: string): boolean {
   if (c.senderDomains === undefined) return true;
   if (domain === "") return false;
-  return c.senderDomains.some((d) => d.toLowerCase().replace(/\.$/, "") === domain);
+  return c.senderDomains.some((d) => asciiDomain(d) === domain);
 }
 
-/** The domain of a MAIL FROM path, lower case, without a trailing dot; "" for <>. */
+/** The domain of a MAIL FROM path as a lower-case A-label; "" for <> or no domain. */
 export function senderDomainOf(address: string): string {
   const at = address.lastIndexOf("@");
   if (at < 0) return "";
-  return address
-    .slice(at + 1)
-    .toLowerCase()
-    .replace(/\.$/, "");
+  return asciiDomain(address.slice(at + 1));
 }

@@ -40,6 +40,12 @@ export const REPLIES = {
   badSender: { code: 501, enhanced: "5.1.7", text: "Bad sender address syntax" },
   // library: RCPT TO path unparsable or with control characters; 5.1.3 = bad destination syntax.
   badRecipient: { code: 501, enhanced: "5.1.3", text: "Bad recipient address syntax" },
+  // A non-ASCII address without the SMTPUTF8 parameter on MAIL FROM (RFC 6531 §3.5).
+  utf8AddressWithoutSmtpUtf8: {
+    code: 553,
+    enhanced: "5.6.7",
+    text: "Non-ASCII address requires SMTPUTF8",
+  },
   // library: more than smtp.maxRecipients RCPT (RFC 5321 §4.5.3.1.10 says 452, not 5xx).
   tooManyRecipients: { code: 452, enhanced: "4.5.3", text: "Too many recipients" },
   // library: SIZE= at MAIL FROM above the limit, or the DATA went over it (RFC 1870 §6).

@@ -16,6 +16,7 @@ import {
   normalizeClientIp,
   senderDomainOf,
 } from "./connectors.js";
+import { envelopeAddress } from "./addresses.js";
 import { readData, type DataDecision } from "./message.js";
 import { adaptLibraryReply, replyText, SmtpReply, type ReplyName } from "./replies.js";
 import { verifiedPeerNames } from "./tls.js";
@@ -162,6 +163,8 @@ export function createIngress(options: IngressOptions): Ingress {
     const s = sessions.get(session.id);
     if (!s) return done(new SmtpReply("spoolFailed"));
     if (smtp.requireTls && !session.secure) return done(new SmtpReply("tlsRequired"));
+    const form = envelopeAddress(address.address, session.envelope.smtpUtf8 === true);
+    if (form.kind === "reject") return done(new SmtpReply(form.reply));
     const decision = connectors.forMail(s.candidates, {
       senderDomain: senderDomainOf(address.address),
       certNames: s.certNames,
@@ -173,6 +176,15 @@ export function createIngress(options: IngressOptions): Ingress {
     done();
   };
 
+  const onRcptTo = (
+    address: SMTPServerAddress,
+    session: SMTPServerSession,
+    done: (err?: Error | null) => void,
+  ) => {
+    const form = envelopeAddress(address.address, session.envelope.smtpUtf8 === true);
+    done(form.kind === "reject" ? new SmtpReply(form.reply) : null);
+  };
+
   const onData = (
     stream: SMTPServerDataStream,
     session: SMTPServerSession,
@@ -180,7 +192,13 @@ export function createIngress(options: IngressOptions): Ingress {
   ) => {
     const s = sessions.get(session.id);
     const envelope = session.envelope;
-    const rcptTo = envelope.rcptTo.map((r) => r.address);
+    const smtpUtf8 = envelope.smtpUtf8 === true;
+    // onMailFrom/onRcptTo refused what has no ASCII form, so these are all "ok".
+    const ascii = (a: string) => {
+      const form = envelopeAddress(a, smtpUtf8);
+      return form.kind === "ok" ? form.address : a;
+    };
+    const rcptTo = envelope.rcptTo.map((r) => ascii(r.address));
     if (!s || !envelope.mailFrom) {
       stream.resume();
       return done(new SmtpReply("spoolFailed"));
@@ -190,10 +208,10 @@ export function createIngress(options: IngressOptions): Ingress {
       connectors,
       candidates: s.mailCandidates,
       envelope: {
-        mailFrom: envelope.mailFrom.address,
+        mailFrom: ascii(envelope.mailFrom.address),
         rcptTo,
         eightBit: envelope.bodyType === "8bitmime",
-        smtpUtf8: envelope.smtpUtf8 === true,
+        smtpUtf8,
       },
       clientIp: s.clientIp,
       loopSecret,
@@ -321,6 +339,7 @@ export function createIngress(options: IngressOptions): Ingress {
     onConnect,
     onSecure,
     onMailFrom,
+    onRcptTo,
     onData,
     onClose,
   });

@@ -62,7 +62,7 @@ export class RawSmtpClient {
   }
 
   #attach(socket: net.Socket): void {
-    socket.setEncoding("latin1");
+    socket.setEncoding("utf8");
     socket.on("data", (chunk: string) => this.#onData(chunk));
     socket.on("error", () => undefined);
     socket.on("close", () => {
@@ -128,9 +128,9 @@ export class RawSmtpClient {
     }
   }
 
-  /** Writes the bytes exactly as given. */
+  /** Writes the bytes exactly as given; a string is sent as UTF-8. */
   write(bytes: string | Buffer): void {
-    this.#socket.write(typeof bytes === "string" ? Buffer.from(bytes, "latin1") : bytes);
+    this.#socket.write(typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes);
   }
 
   /** Writes one command line (CRLF added) and reads its reply. */
