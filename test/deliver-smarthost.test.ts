@@ -245,3 +245,14 @@ t.test("a closed port is a temporary network fault", async (t) => {
   const deliverer = createDeliverer({ config, logger: silentLogger(), loopSecret: LOOP_SECRET });
   assertFault(t, await deliverer.attempt(leased()), "network", true);
 });
+
+t.test("an internationalised address needs SMTPUTF8 at the next hop (RFC 6531)", async (t) => {
+  const to = ["j\u00fcrgen@klinik.test"];
+  const { sink, deliverer } = await withSink(t, {});
+  t.match(await deliverer.attempt(leased({ recipients: to })), { kind: "replies" });
+  t.same(sink.messages[0]?.rcptTo, to);
+  const plain = await withSink(t, { noSmtpUtf8: true });
+  const r = await plain.deliverer.attempt(leased({ recipients: to }));
+  t.match(r, { kind: "fault", category: "content", temporary: false, status: "5.6.7" });
+  t.equal(plain.sink.messages.length, 0);
+});

@@ -15,6 +15,8 @@ export interface SinkOptions {
   requestClientCert?: boolean;
   /** Leave 8BITMIME out of the EHLO answer. */
   no8BitMime?: boolean;
+  /** Leave SMTPUTF8 out of the EHLO answer. */
+  noSmtpUtf8?: boolean;
   /** Require SMTP AUTH (PLAIN or LOGIN) with these credentials before MAIL. */
   auth?: { user: string; pass: string } | undefined;
   /**
@@ -85,6 +87,7 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
     authOptional: !options.auth,
     allowInsecureAuth: false,
     hide8BITMIME: options.no8BitMime ?? false,
+    hideSMTPUTF8: options.noSmtpUtf8 ?? false,
     hideENHANCEDSTATUSCODES: true,
     requestCert: options.requestClientCert ?? false,
     rejectUnauthorized: false,
