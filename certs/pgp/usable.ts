@@ -145,13 +145,20 @@ async function advertisesSeipdv2(key: PublicKey, now: Date): Promise<boolean> {
 
 /** Reads every public key in armored or binary input; private parts are dropped. */
 export async function readPublicKeys(input: string | Uint8Array): Promise<PublicKey[]> {
+  const text = typeof input === "string" ? input : armoredText(input);
   try {
     const keys =
-      typeof input === "string"
-        ? await readKeys({ armoredKeys: input })
-        : await readKeys({ binaryKeys: input });
+      text !== null
+        ? await readKeys({ armoredKeys: text })
+        : await readKeys({ binaryKeys: input as Uint8Array });
     return keys.map((k) => k.toPublic());
   } catch (err) {
     throw new PgpError("pgp-unreadable", "not a readable OpenPGP key", { cause: err });
   }
+}
+
+/** The input as text when it is ASCII armor, else null (binary packets). */
+function armoredText(bytes: Uint8Array): string | null {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  return text.trimStart().startsWith("-----BEGIN PGP") ? text : null;
 }

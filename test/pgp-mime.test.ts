@@ -1,0 +1,171 @@
+import { randomBytes } from "node:crypto";
+import { simpleParser } from "mailparser";
+import t from "tap";
+import { encryptPgpMime, encryptPgpMimeToBuffer, readPublicKeys } from "../certs/pgp/index.js";
+import { GpgHome } from "./helpers/gpg.js";
+import { requireTools } from "./helpers/tools.js";
+
+const pdf = randomBytes(40_000);
+const png = randomBytes(3_001);
+const notes = "line one  \r\ntrailing tab\t\r\n\r\n-----BEGIN PGP SIGNATURE-----\r\nnot really\r\n";
+
+function wrap(b64: string): string {
+  return b64.replace(/.{1,76}/g, "$&\r\n");
+}
+
+/** The original entity: its Content-* fields and body, exactly what must come out. */
+const entity = Buffer.from(
+  [
+    'Content-Type: multipart/mixed; boundary="outer-b"',
+    "Content-Language: en",
+    "",
+    "--outer-b",
+    "Content-Type: text/plain; charset=utf-8",
+    "Content-Transfer-Encoding: 8bit",
+    "",
+    "Résultats joints.   ",
+    "--outer-b",
+    'Content-Type: application/pdf; name="labs.pdf"',
+    "Content-Transfer-Encoding: base64",
+    'Content-Disposition: attachment; filename="labs.pdf"',
+    "",
+    wrap(pdf.toString("base64")),
+    "--outer-b",
+    'Content-Type: image/png; name="scan.png"',
+    "Content-Transfer-Encoding: base64",
+    'Content-Disposition: attachment; filename="scan.png"',
+    "",
+    wrap(png.toString("base64")),
+    "--outer-b",
+    'Content-Type: text/plain; name="notes.txt"',
+    'Content-Disposition: attachment; filename="notes.txt"',
+    "",
+    notes,
+    "--outer-b--",
+    "",
+  ].join("\r\n"),
+);
+
+const header = [
+  "Received: from client by relay; Mon, 1 Jun 2026 10:00:00 +0000",
+  "From: Dr Who <who@clinic.example>",
+  "To: Patient <alice@example.test>",
+  "Cc: carer@example.test",
+  "Subject: Your lab results",
+  "Date: Mon, 1 Jun 2026 10:00:00 +0000",
+  "Message-ID: <m1@clinic.example>",
+  "References: <m0@clinic.example>",
+  "X-Internal: secret-routing",
+  "MIME-Version: 1.0",
+  "",
+].join("\r\n");
+
+const message = Buffer.concat([
+  Buffer.from(header),
+  Buffer.from('Content-Type: multipart/mixed; boundary="outer-b"\r\nContent-Language: en\r\n'),
+  entity.subarray(entity.indexOf("\r\n\r\n") + 2),
+]);
+
+function encryptedPart(mime: Buffer): Buffer {
+  const text = mime.toString("latin1");
+  const start = text.indexOf("-----BEGIN PGP MESSAGE-----");
+  const end = text.indexOf("-----END PGP MESSAGE-----");
+  return Buffer.from(text.slice(start, end + 25), "latin1");
+}
+
+t.test("GnuPG decrypts PGP/MIME to the original entity, byte for byte", async (t) => {
+  if (!requireTools(t, "gpg")) return;
+  const gpg = new GpgHome();
+  t.teardown(() => gpg.remove());
+  const keys = {
+    rsa: gpg.rsa("Alice <alice@example.test>"),
+    cv25519: gpg.curve25519("Bob <bob@example.test>"),
+  };
+
+  for (const [kind, fpr] of Object.entries(keys)) {
+    const [key] = await readPublicKeys(gpg.exportPublic(fpr).toString());
+    const out = await encryptPgpMimeToBuffer(message, { recipients: [key!] });
+    const plain = gpg.decrypt(encryptedPart(out));
+    t.ok(plain.equals(entity), `${kind}: the decrypted entity equals the original`);
+
+    const parsed = await simpleParser(plain);
+    const files = Object.fromEntries(parsed.attachments.map((a) => [a.filename, a.content]));
+    t.ok(files["labs.pdf"]?.equals(pdf), `${kind}: the PDF attachment survives`);
+    t.ok(files["scan.png"]?.equals(png), `${kind}: the image attachment survives`);
+    t.equal(files["notes.txt"]?.toString(), notes, `${kind}: the text attachment survives`);
+  }
+});
+
+t.test("the outer message is RFC 3156 and keeps only the headers a client needs", async (t) => {
+  if (!requireTools(t, "gpg")) return;
+  const gpg = new GpgHome();
+  t.teardown(() => gpg.remove());
+  const [key] = await readPublicKeys(gpg.exportPublic(gpg.curve25519("<alice@example.test>")));
+  const out = await encryptPgpMimeToBuffer(message, {
+    recipients: [key!],
+    neutralSubject: "Secure message",
+  });
+  const parsed = await simpleParser(out);
+  t.equal(parsed.subject, "Secure message", "the outer Subject is neutral");
+  t.equal(parsed.messageId, "<m1@clinic.example>");
+  t.match(out.toString(), /^Content-Type: multipart\/encrypted; protocol="application\/pgp-encrypted";/m);
+  t.match(out.toString(), /\r\nContent-Type: application\/pgp-encrypted\r\n.*\r\n\r\nVersion: 1\r\n/);
+  t.notMatch(out.toString(), /X-Internal|Received:|lab results/, "nothing else leaks outside");
+  t.notMatch(out.toString().replace(/\r\n/g, ""), /\n/, "every line ends in CRLF");
+
+  const plain = gpg.decrypt(encryptedPart(out)).toString("latin1");
+  const inner = plain.slice(0, plain.indexOf("\r\n\r\n"));
+  t.match(inner, /^From: Dr Who.*\r\nSubject: Your lab results\r\n/s, "the real Subject is inside");
+  t.match(plain, /Content-Type: multipart\/mixed; boundary="outer-b";\r\n protected-headers="v1"\r\n/);
+  t.ok(plain.endsWith(entity.subarray(entity.indexOf("\r\n\r\n")).toString("latin1")));
+
+  const packets = gpg.run(["--list-packets"], encryptedPart(out)).toString();
+  t.match(packets, /:pubkey enc packet: version 3/, "a v3 PKESK, as GnuPG 2.2 expects");
+  t.match(packets, /:encrypted data packet:\n\s+length: \w+\n\s+mdc_method: 2/, "SEIPDv1 with MDC");
+  t.notMatch(packets, /aead|compressed packet/i, "no AEAD and no compression");
+});
+
+t.test("the organisation key is an extra recipient that can read the copy", async (t) => {
+  if (!requireTools(t, "gpg")) return;
+  const recipient = new GpgHome();
+  const org = new GpgHome();
+  t.teardown(() => {
+    recipient.remove();
+    org.remove();
+  });
+  const [r] = await readPublicKeys(recipient.exportPublic(recipient.curve25519("<a@example.test>")));
+  const [o] = await readPublicKeys(org.exportPublic(org.rsa("Archive <archive@clinic.example>")));
+  const out = await encryptPgpMimeToBuffer(message, { recipients: [r!], archiveKey: o! });
+  t.ok(recipient.decrypt(encryptedPart(out)).equals(entity), "the recipient reads it");
+  t.ok(org.decrypt(encryptedPart(out)).equals(entity), "the organisation reads it");
+});
+
+t.test("a large message streams: output starts before the input has been read", async (t) => {
+  if (!requireTools(t, "gpg")) return;
+  const gpg = new GpgHome();
+  t.teardown(() => gpg.remove());
+  const [key] = await readPublicKeys(gpg.exportPublic(gpg.curve25519("<a@example.test>")));
+  const chunk = Buffer.alloc(64 * 1024, "0123456789abcdef\r\n");
+  const total = 96; // 6 MiB
+  let produced = 0;
+  async function* source() {
+    yield Buffer.from("Subject: big\r\nContent-Type: text/plain\r\n\r\n");
+    for (; produced < total; produced++) yield chunk;
+  }
+  let readWhenFirstOut = -1;
+  const parts: Buffer[] = [];
+  for await (const piece of encryptPgpMime(source(), { recipients: [key!] })) {
+    if (readWhenFirstOut < 0 && (piece as Buffer).includes("BEGIN PGP MESSAGE")) {
+      readWhenFirstOut = produced;
+    }
+    parts.push(piece as Buffer);
+  }
+  t.ok(readWhenFirstOut < total / 2, `armored output began after ${readWhenFirstOut}/${total} chunks`);
+  const plain = gpg.decrypt(encryptedPart(Buffer.concat(parts)));
+  const innerHeader = "Content-Type: text/plain\r\n\r\n".length;
+  t.equal(plain.length, innerHeader + total * chunk.length, "every byte arrives");
+});
+
+t.test("encrypting without a recipient is refused before any work", async (t) => {
+  t.throws(() => encryptPgpMime(message, { recipients: [] }), { code: "pgp-no-recipients" });
+});
