@@ -1,0 +1,147 @@
+/**
+ * The MIME around S/MIME: splitting a message into the headers that must stay outside and the
+ * entity that travels inside (protected headers), and writing the application/pkcs7-mime
+ * message (RFC 8551 §3.3) with base64 lines of 76 characters and CRLF line ends.
+ */
+import { SmimeError } from "./errors.js";
+
+export interface HeaderField {
+  name: string;
+  value: string;
+}
+
+const CRLF = "\r\n";
+
+/** Headers a recipient's client needs outside the envelope to file, thread and answer. */
+const OUTSIDE = new Set([
+  "from", "sender", "reply-to", "to", "cc", "date", "message-id", "references", "in-reply-to",
+]);
+
+/** Transport headers that belong to the trip, not to the content; they are not copied inside. */
+const TRANSPORT = new Set([
+  "received", "return-path", "dkim-signature", "arc-seal", "arc-message-signature",
+  "arc-authentication-results", "authentication-results", "bcc", "delivered-to",
+]);
+
+/** Lone LF to CRLF: S/MIME content is canonical (RFC 8551 §3.1.1); SMTP input already is. */
+export function canonicalCrlf(bytes: Buffer): Buffer {
+  if (!bytes.includes(0x0a)) return bytes;
+  let lone = false;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x0a && (i === 0 || bytes[i - 1] !== 0x0d)) {
+      lone = true;
+      break;
+    }
+  }
+  if (!lone) return bytes;
+  return Buffer.from(bytes.toString("latin1").replace(/\r?\n/g, CRLF), "latin1");
+}
+
+interface RawField {
+  name: string;
+  /** The field's bytes as received, folding and line end included. */
+  raw: string;
+  /** Unfolded value without the leading space. */
+  value: string;
+}
+
+function splitMessage(raw: Buffer): { fields: RawField[]; body: Buffer } {
+  const text = raw.toString("latin1");
+  let end = text.indexOf("\r\n\r\n");
+  let sep = 4;
+  if (end === -1) {
+    end = text.indexOf("\n\n");
+    sep = 2;
+  }
+  if (text.startsWith("\r\n") || text.startsWith("\n")) {
+    throw new SmimeError("smime_bad_message", "the message has no header");
+  }
+  const headerText = end === -1 ? text : text.slice(0, end + sep / 2);
+  const body = end === -1 ? Buffer.alloc(0) : raw.subarray(end + sep);
+  const fields: RawField[] = [];
+  for (const line of headerText.split(/(?<=\n)/)) {
+    if (/^[ \t]/.test(line) && fields.length > 0) {
+      const last = fields[fields.length - 1] as RawField;
+      last.raw += line;
+      last.value += " " + line.trim();
+      continue;
+    }
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new SmimeError("smime_bad_message", "a header line has no field name");
+    fields.push({
+      name: line.slice(0, colon).trim(),
+      raw: line,
+      value: line.slice(colon + 1).trim(),
+    });
+  }
+  return { fields, body };
+}
+
+/**
+ * Splits a message for encryption. The inner entity is the original bytes: every header line
+ * as it came (Content-* and the real From, To, Subject ... as protected headers), minus
+ * transport headers and Bcc, then the body untouched. Outside stay From, Sender, Reply-To,
+ * To, Cc, Date, Message-ID, References and In-Reply-To; the Subject outside is the neutral one
+ * when given, the original otherwise.
+ */
+export function protectHeaders(
+  raw: Buffer,
+  o: { neutralSubject?: string | undefined } = {},
+): { inner: Buffer; outer: HeaderField[] } {
+  const message = canonicalCrlf(raw);
+  const { fields, body } = splitMessage(message);
+  const outer: HeaderField[] = [];
+  let subjectSeen = false;
+  for (const f of fields) {
+    const lower = f.name.toLowerCase();
+    if (OUTSIDE.has(lower)) outer.push({ name: f.name, value: f.value });
+    if (lower === "subject") {
+      subjectSeen = true;
+      outer.push({ name: "Subject", value: o.neutralSubject ?? f.value });
+    }
+  }
+  if (!subjectSeen && o.neutralSubject !== undefined) {
+    outer.push({ name: "Subject", value: o.neutralSubject });
+  }
+  const kept = fields.filter((f) => !TRANSPORT.has(f.name.toLowerCase()));
+  const last = kept[kept.length - 1];
+  if (last && !last.raw.endsWith("\n")) last.raw += CRLF;
+  const inner = Buffer.concat([
+    Buffer.from(kept.map((f) => f.raw).join(""), "latin1"),
+    Buffer.from(CRLF, "latin1"),
+    body,
+  ]);
+  return { inner, outer };
+}
+
+/** Base64 in lines of 76 characters (RFC 2045 §6.8), each ended by CRLF. */
+export function base64Lines(bytes: Buffer): string {
+  const b64 = bytes.toString("base64");
+  let out = "";
+  for (let i = 0; i < b64.length; i += 76) out += b64.slice(i, i + 76) + CRLF;
+  return out;
+}
+
+/** A header field value without line breaks, so a caller's value cannot inject a field. */
+function safeValue(value: string): string {
+  return value.replace(/\r?\n(?=[ \t])/g, "").replace(/[\r\n]+/g, " ");
+}
+
+const OWN = new Set(["mime-version", "content-type", "content-transfer-encoding", "content-disposition"]);
+
+/** The whole message: outer headers, then the CMS object as application/pkcs7-mime. */
+export function pkcs7MimeMessage(
+  der: Buffer,
+  o: { smimeType: "enveloped-data" | "authEnveloped-data" | "signed-data"; outer: HeaderField[] },
+): Buffer {
+  const lines = o.outer
+    .filter((h) => !OWN.has(h.name.toLowerCase()))
+    .map((h) => `${h.name}: ${safeValue(h.value)}`);
+  lines.push(
+    "MIME-Version: 1.0",
+    `Content-Type: application/pkcs7-mime; smime-type=${o.smimeType};${CRLF} name="smime.p7m"`,
+    "Content-Transfer-Encoding: base64",
+    'Content-Disposition: attachment; filename="smime.p7m"',
+  );
+  return Buffer.from(lines.join(CRLF) + CRLF + CRLF + base64Lines(der), "latin1");
+}
