@@ -49,9 +49,3 @@ export type AttemptResult =
       host?: string | undefined;
       tls: TlsFacts;
     };
-
-/** Reply code of an SMTP reply text, or 0 when the text is not a reply. */
-export function replyCode(reply: string): number {
-  const m = /^([2-5]\d\d)(?:[ -]|$)/.exec(reply);
-  return m?.[1] ? Number(m[1]) : 0;
-}
