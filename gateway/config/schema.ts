@@ -125,7 +125,7 @@ export const deliverySchema = z
     concurrency: z.number().int().positive().default(20),
     /** Connection and greeting timeout per attempt. Default 30. */
     connectTimeout: z.number().positive().default(30),
-    /** Envelope sender for DSNs sent by sealgate (empty = null sender <>). */
+    /** From address of DSNs and notices; their envelope sender is always the null sender <>. */
     postmaster: z.string().default("postmaster@localhost"),
   })
   .strict();
