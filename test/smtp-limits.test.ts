@@ -129,3 +129,30 @@ t.test("with requireTls, MAIL before STARTTLS gets 530 5.7.0", async (t) => {
   await ehlo(c);
   t.equal((await c.command("MAIL FROM:<staff@clinic.example>")).code, 250);
 });
+
+t.test("a command line over 4096 octets ends only that session", async (t) => {
+  const ing = await startTestIngress(t);
+  const c = await ing.connect();
+  await c.read();
+  await ehlo(c);
+  c.write(`MAIL FROM:<${"a".repeat(5000)}@clinic.example>\r\n`);
+  const reply = await c.read();
+  t.equal(reply.code, 421);
+  await c.closed;
+  const next = await ing.connect();
+  t.equal((await next.read()).code, 220, "the server keeps serving");
+});
+
+t.test("garbage instead of a TLS handshake ends only that session", async (t) => {
+  const ing = await startTestIngress(t);
+  const c = await ing.connect();
+  await c.read();
+  await ehlo(c);
+  t.equal((await c.command("STARTTLS")).code, 220);
+  c.write("this is not a TLS ClientHello\r\n".repeat(20));
+  await c.closed;
+  t.pass("the server closed the connection");
+  const next = await ing.connect();
+  t.equal((await next.read()).code, 220, "the server keeps serving");
+  t.equal(await ing.count(), 0);
+});
