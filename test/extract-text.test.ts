@@ -115,7 +115,8 @@ t.test("normalisation applies NFKC and drops invisible characters, offsets map b
 });
 
 t.test("normalisation collapses whitespace runs and keeps paragraph breaks", async (t) => {
-  t.equal(normalise("  a \t  b\r\n\r\n\r\n c   \n d  ").text, "a\tb\n\nc\nd");
+  t.equal(normalise("  a \t  b\r\n\r\n\r\n c   \n d  ").text, " a\tb\n\nc\nd ");
+  t.equal(normalise("a\r\nb\r\n\r\nc").offsets, undefined, "CRLF line ends stay as written");
   t.equal(normalise("plain text").offsets, undefined, "no offsets when nothing changed");
   t.equal(normalise("e\u0301").text, "\u00e9", "combining marks compose across an ASCII base");
 });

@@ -20,6 +20,10 @@ const SKIP = new Set(["script", "style", "object", "embed", "applet"]);
 
 const CELL = new Set(["td", "th"]);
 
+/** Line breaks and tabs in HTML source are spaces on screen (outside pre and textarea). */
+const SOURCE_BREAK = /[\t\n\r\f]/;
+const SOURCE_BREAKS = /[\t\n\r\f]+/g;
+
 /** Attributes whose value a reader may see (form values, image alternatives). */
 const SHOWN_ATTRS = ["alt", "value", "placeholder", "title"] as const;
 
@@ -51,7 +55,7 @@ export function htmlToText(html: string): string {
       },
       ontext(text) {
         if (skip > 0) return;
-        out.push(pre > 0 ? text : text.replace(/[\t\n\r\f]+/g, " "));
+        out.push(pre > 0 || !SOURCE_BREAK.test(text) ? text : text.replace(SOURCE_BREAKS, " "));
       },
       onclosetag(name) {
         if (SKIP.has(name)) {

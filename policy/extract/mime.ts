@@ -80,27 +80,24 @@ export function decodeQuotedPrintable(raw: Buffer): Buffer {
   return out.subarray(0, o);
 }
 
-export async function splitMessage(
-  raw: Buffer,
-  limits: { maxPartBytes: number; maxParts: number },
-): Promise<SplitMessage> {
-  const splitter = new Splitter({
-    ignoreEmbedded: true,
-    maxChildNodes: limits.maxParts,
-  });
-  let root: MimeNode | null = null;
-  const order: Collecting[] = [];
-  const byNode = new Map<MimeNode, Collecting>();
-  // Transfer encodings inflate by at most 4/3 (base64) or 3 (quoted-printable) plus breaks.
-  const rawLimit = limits.maxPartBytes * 3 + 1024;
+interface Split {
+  root: MimeNode | null;
+  order: Collecting[];
+  failed: boolean;
+}
 
-  const failed = await new Promise<boolean>((resolve) => {
+function runSplitter(input: Buffer, limits: { maxParts: number; rawLimit: number }) {
+  const splitter = new Splitter({ ignoreEmbedded: true, maxChildNodes: limits.maxParts });
+  const split: Split = { root: null, order: [], failed: false };
+  const byNode = new Map<MimeNode, Collecting>();
+
+  return new Promise<Split>((resolve) => {
     splitter.on("data", (chunk: SplitterChunk) => {
       if (chunk.type === "node") {
-        if (chunk.root) root = chunk;
+        if (chunk.root) split.root = chunk;
         if (chunk.multipart) return;
         const c: Collecting = { node: chunk, chunks: [], size: 0, over: false };
-        order.push(c);
+        split.order.push(c);
         byNode.set(chunk, c);
         return;
       }
@@ -108,7 +105,7 @@ export async function splitMessage(
       const c = byNode.get(chunk.node);
       if (!c || c.over) return;
       c.size += chunk.value.length;
-      if (c.size > rawLimit) {
+      if (c.size > limits.rawLimit) {
         c.over = true;
         c.chunks = [];
       } else {
@@ -117,21 +114,56 @@ export async function splitMessage(
     });
     // mailsplit's typings only declare "data"; end and error are ordinary stream events.
     const stream: EventEmitter = splitter;
-    stream.once("end", () => resolve(false));
-    stream.once("error", () => resolve(true));
-    splitter.end(raw);
+    stream.once("end", () => resolve(split));
+    stream.once("error", () => resolve({ ...split, failed: true }));
+    splitter.end(input);
   });
+}
+
+/** Index just past the blank line that ends the top-level header block, or -1. */
+function headerEnd(raw: Buffer): number {
+  const lf = raw.indexOf("\n\n");
+  const crlf = raw.indexOf("\n\r\n");
+  if (lf < 0 && crlf < 0) return -1;
+  if (crlf < 0 || (lf >= 0 && lf < crlf)) return lf + 2;
+  return crlf + 3;
+}
+
+export async function splitMessage(
+  raw: Buffer,
+  limits: { maxPartBytes: number; maxParts: number },
+): Promise<SplitMessage> {
+  // Transfer encodings inflate by at most 4/3 (base64) or 3 (quoted-printable) plus breaks.
+  const rawLimit = limits.maxPartBytes * 3 + 1024;
+  const opts = { maxParts: limits.maxParts, rawLimit };
+
+  // A single-part message needs no boundary search: its body is everything after the header
+  // block, taken without a line-by-line pass over what may be megabytes of text.
+  let split: Split | null = null;
+  const end = headerEnd(raw);
+  if (end > 0) {
+    const head = await runSplitter(raw.subarray(0, end), opts);
+    const root = head.root;
+    if (root && !head.failed && !root.multipart && !root.rfc822 && head.order.length === 1) {
+      const body = raw.subarray(end);
+      const over = body.length > rawLimit;
+      const only: Collecting = { node: root, chunks: over ? [] : [body], size: body.length, over };
+      split = { root, order: [only], failed: false };
+    }
+  }
+  split ??= await runSplitter(raw, opts);
 
   const leaves: Leaf[] = [];
-  for (const [index, c] of order.entries()) {
+  for (const [index, c] of split.order.entries()) {
     let body: Buffer | null = null;
     if (!c.over) {
-      body = decodeBody(Buffer.concat(c.chunks, c.size), c.node.encoding);
+      const joined = c.chunks.length === 1 ? c.chunks[0]! : Buffer.concat(c.chunks, c.size);
+      body = decodeBody(joined, c.node.encoding);
       if (body.length > limits.maxPartBytes) body = null;
     }
     leaves.push({ node: c.node, body, index });
   }
-  return { root, leaves, failed };
+  return { root: split.root, leaves, failed: split.failed };
 }
 
 /**

@@ -36,15 +36,35 @@ function classify(c: number): Cls {
   return Cls.Plain;
 }
 
+const MARKS = /[\p{M}\u1100-\u11ff\u3130-\u318f]/u;
 const CLUSTER = /\P{M}\p{M}*|\p{M}+/gsu;
 
-class Builder {
-  #parts: string[] = [];
-  #offsets: Int32Array;
-  #len = 0;
+/**
+ * NFKC of single code points, cached ("" when a code point maps to itself): text in one script
+ * repeats the same few thousand code points.
+ */
+const singles = new Map<number, string>();
 
+function nfkcChange(cp: number): string | null {
+  let r = singles.get(cp);
+  if (r === undefined) {
+    const ch = String.fromCodePoint(cp);
+    const n = ch.normalize("NFKC");
+    r = n === ch ? "" : n;
+    if (singles.size < 65536) singles.set(cp, r);
+  }
+  return r === "" ? null : r;
+}
+
+class Builder {
+  #text = "";
+  #offsets = new Int32Array(0);
+  #len = 0;
+  readonly #hint: number;
+
+  /** Nothing is allocated until something is appended: unchanged text costs no map. */
   constructor(capacity: number) {
-    this.#offsets = new Int32Array(capacity + 1);
+    this.#hint = capacity + 1;
   }
 
   get length(): number {
@@ -53,7 +73,8 @@ class Builder {
 
   #reserve(n: number): void {
     if (this.#len + n + 1 <= this.#offsets.length) return;
-    const grown = new Int32Array(Math.max(this.#offsets.length * 2, this.#len + n + 1));
+    const size = Math.max(this.#hint, this.#offsets.length * 2, this.#len + n + 1);
+    const grown = new Int32Array(size);
     grown.set(this.#offsets.subarray(0, this.#len));
     this.#offsets = grown;
   }
@@ -65,7 +86,7 @@ class Builder {
     let j = this.#len;
     for (let k = 0; k < s.length; k++) o[j++] = from + k;
     this.#len = j;
-    this.#parts.push(s);
+    this.#text += s;
   }
 
   /** Appends text whose characters all map to one original index. */
@@ -73,11 +94,12 @@ class Builder {
     this.#reserve(s.length);
     this.#offsets.fill(at, this.#len, this.#len + s.length);
     this.#len += s.length;
-    this.#parts.push(s);
+    this.#text += s;
   }
 
   finish(original: string): Normalised {
-    const text = this.#parts.length === 1 ? (this.#parts[0] ?? "") : this.#parts.join("");
+    // V8 concatenates into a rope and flattens it once here, so += stays linear.
+    const text = this.#text;
     if (text === original) return { text, offsets: undefined };
     this.#offsets[this.#len] = original.length;
     const offsets =
@@ -88,11 +110,8 @@ class Builder {
   }
 }
 
-function appendRun(b: Builder, run: string, from: number, ascii: boolean): void {
-  if (ascii) return b.copy(run, from);
-  const nfkc = run.normalize("NFKC");
-  if (nfkc === run) return b.copy(run, from);
-
+/** Appends a run holding combining marks, cluster by cluster so each maps to its source. */
+function appendClusters(b: Builder, run: string, from: number): void {
   for (const m of run.matchAll(CLUSTER)) {
     const cluster = m[0];
     const at = from + (m.index ?? 0);
@@ -109,63 +128,122 @@ export interface NormaliseOptions {
 }
 
 /**
+ * Whether a whitespace run may stay as written: it already is its collapsed form, or the same
+ * with CRLF line ends. Keeping CRLF lets a typical mail body pass unchanged, with no offset map.
+ */
+function keepsAsWritten(s: string, from: number, to: number, sep: string): boolean {
+  const len = to - from;
+  if (len === sep.length) return sep === s.slice(from, to);
+  if (sep === "\n") return len === 2 && s.startsWith("\r\n", from);
+  if (sep === "\n\n") return len === 4 && s.startsWith("\r\n\r\n", from);
+  return false;
+}
+
+function isPlainAt(s: string, i: number): boolean {
+  if (i >= s.length) return false;
+  const c = s.charCodeAt(i);
+  return (c > 0x20 && c < 0x7f) || classify(c) === Cls.Plain;
+}
+
+/**
  * Normalises text. Whitespace: a run of spaces becomes one space (one tab if it held a tab);
- * a run holding line breaks becomes one or, for a blank line, two newlines; leading and
- * trailing whitespace is dropped.
+ * a run holding line breaks becomes one or, for a blank line, two line breaks (CRLF kept
+ * where it was written so).
+ *
+ * Text is copied in verbatim spans (slices of the original) broken only where something
+ * changes, so ordinary text costs one scan and a few slices per line.
  */
 export function normalise(original: string, options: NormaliseOptions = {}): Normalised {
   const lines = options.lines ?? true;
-  const b = new Builder(original.length);
   const n = original.length;
+  const b = new Builder(n);
+  let span = 0; // start of the verbatim span not yet copied
   let i = 0;
 
-  // Whitespace state: start of the pending run, newline count and whether a tab was seen.
-  let wsStart = -1;
-  let wsLines = 0;
-  let wsTab = false;
+  const flush = (end: number): void => {
+    if (end > span) b.copy(original.slice(span, end), span);
+  };
 
   while (i < n) {
     const c = original.charCodeAt(i);
-    const cls = classify(c);
-
-    if (cls === Cls.Plain) {
-      if (wsStart >= 0) {
-        if (b.length > 0) {
-          const sep = !lines ? " " : wsLines > 1 ? "\n\n" : wsLines === 1 ? "\n" : wsTab ? "\t" : " ";
-          b.mapped(sep, wsStart);
-        }
-        wsStart = -1;
-        wsLines = 0;
-        wsTab = false;
-      }
-      const start = i;
-      let ascii = true;
-      while (i < n) {
-        const d = original.charCodeAt(i);
-        if (d > 0x20 && d < 0x7f) {
-          i++;
-          continue;
-        }
-        if (d < 0xa0 || classify(d) !== Cls.Plain) break;
-        ascii = false;
-        i++;
-      }
-      appendRun(b, original.slice(start, i), start, ascii);
+    if (c > 0x20 && c < 0x7f) {
+      i++;
+      continue;
+    }
+    // A single space between two visible characters stays as it is.
+    if (c === 0x20 && (i > span || b.length > 0) && isPlainAt(original, i + 1)) {
+      i++;
       continue;
     }
 
-    if (cls !== Cls.Drop) {
-      if (wsStart < 0) wsStart = i;
-      if (cls === Cls.Newline) {
-        // CRLF counts as one line break.
-        if (!(c === 0x0a && i > 0 && original.charCodeAt(i - 1) === 0x0d)) wsLines++;
-      } else if (cls === Cls.Tab) {
-        wsTab = true;
+    const cls = classify(c);
+    if (cls === Cls.Plain) {
+      let j = i + 1;
+      while (j < n) {
+        const d = original.charCodeAt(j);
+        if (d < 0xa0 || classify(d) !== Cls.Plain) break;
+        j++;
       }
+      // A combining mark composes with the base character before it.
+      const from = i > span && MARKS.test(original[i] ?? "") ? i - 1 : i;
+      const run = original.slice(from, j);
+      if (MARKS.test(run)) {
+        if (run.normalize("NFKC") !== run) {
+          flush(from);
+          appendClusters(b, run, from);
+          span = j;
+        }
+      } else {
+        // Without marks or jamo NFKC acts on each code point alone: walk them with cached
+        // answers, breaking the verbatim span only where one changes.
+        for (let k = from; k < j; ) {
+          const cp = original.codePointAt(k) ?? 0;
+          const width = cp > 0xffff ? 2 : 1;
+          const changed = nfkcChange(cp);
+          if (changed !== null) {
+            flush(k);
+            b.mapped(changed, k);
+            span = k + width;
+          }
+          k += width;
+        }
+      }
+      i = j;
+      continue;
     }
-    i++;
+
+    // A run of whitespace and invisible characters.
+    let j = i;
+    let breaks = 0;
+    let spaces = false;
+    let tab = false;
+    while (j < n) {
+      const d = original.charCodeAt(j);
+      if (d > 0x20 && d < 0x7f) break;
+      const k = classify(d);
+      if (k === Cls.Plain) break;
+      if (k === Cls.Newline) {
+        // CRLF counts as one line break.
+        if (!(d === 0x0a && j > 0 && original.charCodeAt(j - 1) === 0x0d)) breaks++;
+      } else if (k === Cls.Tab) tab = true;
+      if (k !== Cls.Drop) spaces = true;
+      j++;
+    }
+    let sep = "";
+    if (spaces) {
+      if (!lines) sep = " ";
+      else sep = breaks > 1 ? "\n\n" : breaks === 1 ? "\n" : tab ? "\t" : " ";
+    }
+    if (!keepsAsWritten(original, i, j, sep)) {
+      flush(i);
+      if (sep !== "") b.mapped(sep, i);
+      span = j;
+    }
+    i = j;
   }
 
+  if (span === 0 && b.length === 0) return { text: original, offsets: undefined };
+  flush(n);
   return b.finish(original);
 }
 
