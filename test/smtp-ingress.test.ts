@@ -110,7 +110,8 @@ t.test("pipelined commands are answered in order and the message is queued", asy
   await c.read();
   await ehlo(c);
   c.write(
-    "MAIL FROM:<staff@clinic.example>\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n",
+    "MAIL FROM:<staff@clinic.example>\r\n" +
+      "RCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n",
   );
   t.same(
     [(await c.read()).code, (await c.read()).code, (await c.read()).code, (await c.read()).code],

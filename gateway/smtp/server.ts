@@ -29,7 +29,10 @@ export interface IngressOptions {
   tls: { key: string | Buffer; cert: string | Buffer };
   /** Called after each 250 so the queue runner wakes up. */
   onQueued?: (queueId: string) => void;
-  /** Loop-guard secret resolved by the app; default config.loopGuard.secret; none = no stamp trusted. */
+  /**
+   * Loop-guard secret resolved by the app. Default: config.loopGuard.secret; with neither,
+   * no stamp is trusted and every message is processed as new.
+   */
   loopSecret?: string | undefined;
 }
 
