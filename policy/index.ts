@@ -4,7 +4,6 @@ import { RulePolicyEngine, type ExtractFn } from "./engine.js";
 import { loadPolicyFile } from "./rules/load.js";
 
 export type * from "./types.js";
-export { PlaceholderPolicy, isValidSsn } from "./placeholder.js";
 export { RulePolicyEngine, type Explained, type ExtractFn } from "./engine.js";
 export { PolicyError, formatProblem, type PolicyProblem, type PolicyErrorCode } from "./rules/errors.js";
 export { compilePolicy, loadPolicyFile } from "./rules/load.js";

@@ -57,3 +57,11 @@ t.test("the documented example configuration is valid as shipped", async (t) => 
   t.equal(config.delivery.mode, "smarthost");
   t.equal(config.smtp.connectors.length, 2);
 });
+
+t.test("a section whose lines are all commented out means its defaults", async (t) => {
+  const file = path.join(dir, "empty-section.yaml");
+  writeFileSync(file, "policy:\n  # file: x.yaml\nsmtp:\n  hostname:\n");
+  const { config } = loadConfig(file);
+  t.equal(config.policy.file, undefined);
+  t.equal(config.smtp.hostname, undefined);
+});

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from "../gateway/config/index.js";
 import { silentLogger } from "../gateway/log.js";
 import { createPipeline } from "../gateway/pipeline/index.js";
 import { SqliteStore, type NewMessage, type Store } from "../gateway/store/index.js";
-import { PlaceholderPolicy, type PolicyEngine, type Verdict } from "../policy/index.js";
+import { loadPolicy, type PolicyEngine, type Verdict } from "../policy/index.js";
 
 function message(subject: string, body: string, rcptTo: string[]): NewMessage {
   const raw = Buffer.from(
@@ -40,7 +40,7 @@ async function setup(t: Test, policy?: PolicyEngine, mode: Config["delivery"]["m
   config.delivery.mode = mode;
   const store: Store = new SqliteStore({ dataDir });
   t.teardown(() => store.close());
-  const engine = policy ?? new PlaceholderPolicy({ subjectTag: config.policy.subjectTag });
+  const engine = policy ?? (await defaultPolicy);
   const pipeline = createPipeline({ store, config, logger: silentLogger(), policy: () => engine });
   async function run(m: NewMessage) {
     const id = await store.enqueue(m);
@@ -51,6 +51,9 @@ async function setup(t: Test, policy?: PolicyEngine, mode: Config["delivery"]["m
   }
   return { store, run };
 }
+
+/** The shipped default policy, loaded once for the whole file. */
+const defaultPolicy = loadPolicy();
 
 class FixedPolicy implements PolicyEngine {
   readonly name = "fixed";
@@ -79,7 +82,7 @@ t.test("the [secure] subject tag routes the message as sensitive over verified T
   t.equal(r.deliveries[0]?.route, "tls");
   t.equal(r.deliveries[0]?.sensitive, true);
   const verdict = r.events.find((e) => e.name === "policy:verdict");
-  t.same(verdict?.data?.rules, ["subject-tag"]);
+  t.same(verdict?.data?.rules, ["secure-subject-tag"]);
 });
 
 t.test(

@@ -78,7 +78,7 @@ export function loadConfig(
     };
   }
 
-  const merged = applyEnvironment(structuredClone(raw) as Record<string, unknown>, env);
+  const merged = applyEnvironment(dropEmpty(raw) as Record<string, unknown>, env);
   applyOverrides(merged, overrides);
 
   const parsed = configSchema.safeParse(merged);
@@ -100,6 +100,20 @@ export function loadConfig(
     config.delivery.outboxDir ?? path.join(config.dataDir, "outbox"),
   );
   return { config, file };
+}
+
+/**
+ * A key with an empty value (`policy:` followed only by comments) means "use the default",
+ * as an admin who comments out every line of a section expects.
+ */
+function dropEmpty(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropEmpty);
+  if (typeof value !== "object" || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, dropEmpty(v)]),
+  );
 }
 
 function section(obj: Record<string, unknown>, key: string): Record<string, unknown> {

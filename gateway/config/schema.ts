@@ -154,8 +154,6 @@ export const dkimSchema = z
 
 export const policySchema = z
   .object({
-    /** Subject tag staff type to force the secure route. Default [secure]. */
-    subjectTag: z.string().min(1).default("[secure]"),
     /** Policy file (rule language). Default: the shipped default policy. */
     file: z.string().optional(),
   })
