@@ -1,0 +1,85 @@
+import t from "tap";
+import { createCa } from "../certs/ca/index.js";
+import { checkRecipientCertificate } from "../certs/smime/index.js";
+import { PASSPHRASE, makePki } from "./smime-fixtures.js";
+
+const pki = await makePki();
+const anchors = { trustAnchors: [pki.ca.certPem] };
+const DAY = 86_400_000;
+
+t.test("a current certificate for the address from a trusted CA is usable", async (t) => {
+  const rsa = await pki.issue("Patient@Example.net");
+  const r = await checkRecipientCertificate(rsa.certPem, "patient@example.net", anchors);
+  t.equal(r.ok, true);
+  if (r.ok) {
+    t.equal(r.keyAlgorithm, "rsa");
+    t.ok(r.notAfter.getTime() > Date.now() + 300 * DAY, "the expiry is reported");
+  }
+  const ec = await pki.issue("ec@example.net", { algorithm: "ec-p256" });
+  const e = await checkRecipientCertificate(ec.certPem, "EC@example.net", anchors);
+  t.same(e.ok && e.keyAlgorithm, "ec", "an EC key with keyAgreement is usable, address case aside");
+});
+
+t.test("an expired certificate is refused with its expiry date", async (t) => {
+  const expired = await pki.issue("old@example.net", {
+    notBefore: new Date(Date.now() - 400 * DAY),
+    notAfter: new Date(Date.now() - 30 * DAY),
+  });
+  const r = await checkRecipientCertificate(expired.certPem, "old@example.net", anchors);
+  t.equal(r.ok, false);
+  t.match(!r.ok && r.reason, /^certificate expired \d{4}-\d\d-\d\d$/);
+});
+
+t.test("a certificate not yet valid is refused", async (t) => {
+  const future = await pki.issue("soon@example.net", { notBefore: new Date(Date.now() + 10 * DAY) });
+  const r = await checkRecipientCertificate(future.certPem, "soon@example.net", anchors);
+  t.match(!r.ok && r.reason, /not valid before/);
+});
+
+t.test("a certificate for another address is refused without naming either address", async (t) => {
+  const other = await pki.issue("someone.else@example.net");
+  const r = await checkRecipientCertificate(other.certPem, "patient@example.net", anchors);
+  t.equal(r.ok, false);
+  t.match(!r.ok && r.reason, /another address/);
+  t.notMatch(!r.ok && r.reason, /example/);
+});
+
+t.test("a certificate whose key usage does not allow encryption is refused", async (t) => {
+  const signOnly = await pki.issue("signer@example.net", { usage: "sign-only" });
+  const r = await checkRecipientCertificate(signOnly.certPem, "signer@example.net", anchors);
+  t.match(!r.ok && r.reason, /key usage does not allow encryption \(keyEncipherment missing\)/);
+  const ecSign = await pki.issue("ecsigner@example.net", { algorithm: "ec-p256", usage: "sign-only" });
+  const e = await checkRecipientCertificate(ecSign.certPem, "ecsigner@example.net", anchors);
+  t.match(!e.ok && e.reason, /keyAgreement missing/);
+});
+
+t.test("a certificate from a CA outside the trust store is refused as untrusted", async (t) => {
+  const stranger = await createCa({ passphrase: PASSPHRASE, name: "Somebody else's CA" });
+  const good = await pki.issue("patient@example.net");
+  const r = await checkRecipientCertificate(good.certPem, "patient@example.net", {
+    trustAnchors: [stranger.certPem],
+  });
+  t.equal(r.ok, false);
+  t.match(!r.ok && r.reason, /^chain untrusted/);
+  const none = await checkRecipientCertificate(good.certPem, "patient@example.net", {
+    trustAnchors: [],
+  });
+  t.match(!none.ok && none.reason, /no trust anchors/);
+});
+
+t.test("the check runs at the time asked for", async (t) => {
+  const cert = await pki.issue("later@example.net");
+  const r = await checkRecipientCertificate(cert.certPem, "later@example.net", {
+    ...anchors,
+    now: new Date(Date.now() + 800 * DAY),
+  });
+  t.match(!r.ok && r.reason, /expired/);
+});
+
+t.test("garbage is refused with a reason, never a crash", async (t) => {
+  const a = await checkRecipientCertificate("hello", "x@example.net", anchors);
+  t.match(!a.ok && a.reason, /no PEM certificate/);
+  const pem = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n";
+  const b = await checkRecipientCertificate(pem, "x@example.net", anchors);
+  t.match(!b.ok && b.reason, /cannot be parsed/);
+});
