@@ -69,7 +69,8 @@ export async function startTestGateway(t: Test, raw: RawConfig = {}): Promise<Te
   const gw = await startGateway(files.config, { logger, nodeId: "test-node" });
   // A test may stop the gateway itself (to read the store from the CLI); stop only once.
   let stopping: Promise<void> | null = null;
-  const stop = () => (stopping ??= gw.stop());
+  const stopOnce = gw.stop.bind(gw);
+  const stop = () => (stopping ??= stopOnce());
   t.teardown(async () => {
     await stop();
     rmSync(path.dirname(files.file), { recursive: true, force: true });
