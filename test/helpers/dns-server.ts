@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import * as dnsPacket from "dns-packet";
 
 /**
- * A DNS server for tests: UDP on 127.0.0.1, port 0, answering MX, A and AAAA questions from
+ * A DNS server for tests: UDP on 127.0.0.1, port 0, answering MX, A, AAAA and TXT questions from
  * a table. A name missing from the table is NXDOMAIN; a name present without records of the
  * asked type is an empty NOERROR answer (NODATA); a name marked `servfail` gets SERVFAIL.
  */
@@ -12,6 +12,8 @@ export interface DnsZone {
   mx?: { preference: number; exchange: string }[];
   a?: string[];
   aaaa?: string[];
+  /** TXT records, one string per record (e.g. "v=STSv1; id=1" at _mta-sts.DOMAIN). */
+  txt?: string[];
   /** Answer SERVFAIL to every question about this name. */
   servfail?: boolean;
 }
@@ -58,6 +60,10 @@ export async function startDnsServer(table: Record<string, DnsZone>): Promise<Dn
     } else if (question.type === "AAAA") {
       for (const a of zone.aaaa ?? []) {
         answers.push({ type: "AAAA", name: question.name, ttl: 60, data: a });
+      }
+    } else if (question.type === "TXT") {
+      for (const txt of zone.txt ?? []) {
+        answers.push({ type: "TXT", name: question.name, ttl: 60, data: txt });
       }
     }
     const response = dnsPacket.encode({
