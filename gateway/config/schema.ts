@@ -97,6 +97,28 @@ export const smartHostSchema = z
   })
   .strict();
 
+export const tlsProbeSchema = z
+  .object({
+    /** Seconds for one MX host's probe (connect, EHLO, STARTTLS, handshake). Default 10. */
+    timeout: z.number().positive().default(10),
+    /** Seconds a "verified" answer for a domain is kept. Default 3600. */
+    cacheTtl: z.number().positive().default(3600),
+    /** Seconds a "not verified" answer is kept, shorter so a fixed server is seen. Default 300. */
+    negativeCacheTtl: z.number().positive().default(300),
+    /** Count TLS as verified only under an MTA-STS policy in enforce mode. Default false. */
+    requireMtaSts: z.boolean().default(false),
+  })
+  .strict();
+
+export const mtaStsSchema = z
+  .object({
+    /** Look up MTA-STS policies (RFC 8461) for probes and tls-route sends. Default true. */
+    enabled: z.boolean().default(true),
+    /** Seconds for the TXT lookup and for the HTTPS policy fetch, each. Default 10. */
+    timeout: z.number().positive().default(10),
+  })
+  .strict();
+
 export const deliverySchema = z
   .object({
     /**
@@ -127,6 +149,10 @@ export const deliverySchema = z
     connectTimeout: z.number().positive().default(30),
     /** From address of DSNs and notices; their envelope sender is always the null sender <>. */
     postmaster: z.string().default("postmaster@localhost"),
+    /** Verified-TLS probing of recipient MX hosts (the selector's "tls" method). */
+    tlsProbe: tlsProbeSchema.default(tlsProbeSchema.parse({})),
+    /** MTA-STS: an enforce policy counts as proof and its MX patterns are honoured. */
+    mtaSts: mtaStsSchema.default(mtaStsSchema.parse({})),
   })
   .strict();
 
