@@ -194,6 +194,17 @@ export const storeSchema = z
   })
   .strict();
 
+export const keysSchema = z
+  .object({
+    /**
+     * File holding the key-encryption key (32 bytes, base64) that seals private keys at rest;
+     * SEALGATE_KEK (base64) overrides. Default: made once in the data folder (SQLite only:
+     * PostgreSQL nodes must share one, so cluster mode requires this or SEALGATE_KEK).
+     */
+    kekFile: z.string().min(1).optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Folder for the SQLite file, generated keys and the outbox. Default ./data. */
@@ -209,6 +220,7 @@ export const configSchema = z
     dkim: dkimSchema.optional(),
     policy: policySchema.default(policySchema.parse({})),
     store: storeSchema.default(storeSchema.parse({})),
+    keys: keysSchema.default(keysSchema.parse({})),
   })
   .strict()
   .superRefine((cfg, ctx) => {

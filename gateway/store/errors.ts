@@ -7,7 +7,9 @@ export type StoreErrorCode =
   /** The configuration does not describe a usable store. */
   | "STORE_CONFIG"
   /** The database could not be reached or prepared. */
-  | "STORE_UNAVAILABLE";
+  | "STORE_UNAVAILABLE"
+  /** The record cannot be stored as given (a key without an id or a valid date). */
+  | "STORE_INVALID";
 
 export class StoreError extends Error {
   override readonly name = "StoreError";

@@ -1,11 +1,17 @@
 import type { Config } from "../config/index.js";
+import { loadKek } from "../keys/kek.js";
+import type { Logger } from "../log.js";
+import { PostgresKeyRepository } from "./keys-postgres.js";
+import { SqliteKeyRepository } from "./keys-sqlite.js";
 import { PostgresStore } from "./postgres.js";
 import { SqliteStore } from "./sqlite.js";
-import type { Store } from "./types.js";
+import type { KeyStore, Store } from "./types.js";
 
 export type * from "./types.js";
 export { SqliteStore } from "./sqlite.js";
 export { PostgresStore } from "./postgres.js";
+export { SqliteKeyRepository } from "./keys-sqlite.js";
+export { PostgresKeyRepository } from "./keys-postgres.js";
 export { StoreError, type StoreErrorCode } from "./errors.js";
 
 /** Opens the store the configuration names: SQLite (embedded) or PostgreSQL (cluster). */
@@ -14,4 +20,26 @@ export async function openStore(config: Config): Promise<Store> {
     return PostgresStore.connect({ url: config.store.url });
   }
   return new SqliteStore({ dataDir: config.dataDir });
+}
+
+export interface OpenKeyRepositoryOptions {
+  /** Told when a key-encryption key is made in the data folder. Default: silent. */
+  log?: Logger | undefined;
+  /** Where SEALGATE_KEK is read. Default process.env. */
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
+/**
+ * Opens the key tables (certs/ KeyRepository) of the configured store, with the KEK from
+ * SEALGATE_KEK, keys.kekFile or the data folder. Throws KekError or StoreError; close it after.
+ */
+export async function openKeyRepository(
+  config: Config,
+  options: OpenKeyRepositoryOptions = {},
+): Promise<KeyStore> {
+  const kek = loadKek(config, options);
+  if (config.store.kind === "postgres") {
+    return PostgresKeyRepository.connect({ url: config.store.url, kek });
+  }
+  return new SqliteKeyRepository({ dataDir: config.dataDir, kek });
 }

@@ -71,7 +71,7 @@ CREATE INDEX IF NOT EXISTS events_queue ON events (queue_id, id);
 `;
 
 /** Key of the advisory lock held while the schema is created ("sealgate" as ASCII). */
-const SCHEMA_LOCK_KEY = 0x7365616c67617465n;
+export const SCHEMA_LOCK_KEY = 0x7365616c67617465n;
 
 /** Schema names are interpolated into DDL, so only plain lower-case identifiers are allowed. */
 export function isSchemaName(name: string): boolean {

@@ -4,6 +4,7 @@
  * and the PostgreSQL store (cluster) are interchangeable to every caller.
  */
 
+import type { KeyRepository } from "../../certs/types.js";
 import type { EventName } from "../events.js";
 
 export interface Envelope {
@@ -171,5 +172,14 @@ export interface Store {
   findMessages(reference: string): Promise<MessageSummary[]>;
   getMessage(queueId: string): Promise<StoredMessage | null>;
   stats(): Promise<QueueStats>;
+  close(): Promise<void>;
+}
+
+/**
+ * The key tables behind certs/'s KeyRepository, opened with openKeyRepository(). Callers put
+ * and get private keys in clear; the tables hold them sealed under the key-encryption key.
+ */
+export interface KeyStore extends KeyRepository {
+  readonly kind: "sqlite" | "postgres";
   close(): Promise<void>;
 }
