@@ -1,6 +1,6 @@
 import t from "tap";
 import { startDnsServer } from "./helpers/dns-server.js";
-import { startTestGateway, waitForEvent } from "./helpers/gateway.js";
+import { runCli, startTestGateway, waitForEvent } from "./helpers/gateway.js";
 import { issueCert, makeTestCa, selfSigned } from "./helpers/pki.js";
 import { startPostfix } from "./helpers/postfix.js";
 import { swaks } from "./helpers/swaks.js";
@@ -81,6 +81,18 @@ t.test(
     for (const msg of arrived) {
       t.match(msg.toString("latin1"), /with ESMTPS id/, "Postfix recorded the hop as TLS");
     }
+
+    await gw.stop();
+    const trace = await runCli(["trace", ssn.queueId ?? "", "--config", gw.files.file]);
+    t.equal(trace.code, 0, "sealgate trace succeeds");
+    t.match(
+      trace.stdout,
+      /policy:verdict .*findings=us-ssn/,
+      "the trace shows the verdict by detector",
+    );
+    t.match(trace.stdout, /secure:route\s+carol@postfix\.test .*route=tls/, "and the TLS route");
+    t.match(trace.stdout, /deliver:deferred[^]*deliver:sent/, "a deferral, then the delivery");
+    t.notMatch(trace.stdout, /524-71-3986|524713986/, "never the matched SSN");
   },
 );
 
