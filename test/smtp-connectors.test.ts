@@ -5,7 +5,13 @@ import { ConnectorConfigError, createIngress } from "../gateway/smtp/index.js";
 import { ConnectorTable, senderDomainOf } from "../gateway/smtp/connectors.js";
 import { SqliteStore } from "../gateway/store/index.js";
 import { issueCert, makeTestCa, selfSigned } from "./helpers/pki.js";
-import { ehlo, startTestIngress, type TestIngress } from "./helpers/smtp-client.js";
+import {
+  ehlo,
+  startTestIngress,
+  type RawSmtpClient,
+  type Reply,
+  type TestIngress,
+} from "./helpers/smtp-client.js";
 
 const TENANT_A = "11111111-1111-4111-8111-111111111111";
 const TENANT_B = "22222222-2222-4222-8222-222222222222";
@@ -30,6 +36,16 @@ async function send(
     await c.startTls({ servername: "sealgate.test", ...opts.tls });
     await ehlo(c);
   }
+  const reply = await transaction(c, opts);
+  await c.command("QUIT");
+  await c.closed;
+  return reply;
+}
+
+async function transaction(
+  c: RawSmtpClient,
+  opts: { from?: string; headers?: string[] },
+): Promise<Reply> {
   const mail = await c.command(`MAIL FROM:<${opts.from ?? "staff@clinic.example"}>`);
   if (mail.code !== 250) return mail;
   await c.command("RCPT TO:<patient@example.org>");
@@ -115,6 +131,12 @@ t.test(
     t.equal(nullSender.code, 550, "the null sender has no domain to match");
     t.equal((await send(ing, { from: "staff@clinic.example" })).code, 250);
     t.equal(await ing.count(), 1);
+    await new Promise((r) => setTimeout(r, 50));
+    const summaries = ing.logs.filter((l) => l.event === "smtp:connection");
+    t.ok(
+      summaries.some((l) => (l.envelopeRefusals as string[]).includes("senderNotAllowed")),
+      "the connection summary says why MAIL FROM was refused",
+    );
   },
 );
 

@@ -1,13 +1,8 @@
 import { readFileSync } from "node:fs";
-import type { AddressInfo, Socket } from "node:net";
+import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
-import {
-  SMTPServer,
-  type SMTPServerAddress,
-  type SMTPServerDataStream,
-  type SMTPServerSession,
-} from "smtp-server";
-import { splitHostPort, type Config, type ConnectorConfig } from "../config/index.js";
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from "smtp-server";
+import type { Config, ConnectorConfig } from "../config/index.js";
 import type { Logger } from "../log.js";
 import type { Store } from "../store/index.js";
 import {
@@ -18,8 +13,9 @@ import {
 } from "./connectors.js";
 import { envelopeAddress } from "./addresses.js";
 import { readData, type DataDecision } from "./message.js";
-import { adaptLibraryReply, replyText, SmtpReply, type ReplyName } from "./replies.js";
+import { replyText, SmtpReply, type ReplyName } from "./replies.js";
 import { verifiedPeerNames } from "./tls.js";
+import { GatewaySmtpServer, listen } from "./wire.js";
 
 export interface IngressOptions {
   config: Config;
@@ -57,32 +53,11 @@ interface Session {
   certNames: string[];
   tls: boolean;
   accepted: number;
+  /** Messages refused after DATA or by the store. */
   refused: number;
   refusedAtConnect: ReplyName | null;
-}
-
-type Connection = SMTPServer["connections"] extends Set<infer C> ? C : never;
-
-/**
- * smtp-server sends its own replies with an enhanced code derived from the numeric code only
- * (550 becomes 5.1.1). Each new connection's send() goes through adaptLibraryReply so that
- * every reply comes from the table in replies.ts.
- */
-class GatewaySmtpServer extends SMTPServer {
-  readonly #adapted = new WeakSet<object>();
-
-  override connect(...args: Parameters<SMTPServer["connect"]>): void {
-    super.connect(...args);
-    let newest: Connection | undefined;
-    for (const c of this.connections) newest = c;
-    if (!newest || this.#adapted.has(newest)) return;
-    this.#adapted.add(newest);
-    const send = newest.send.bind(newest);
-    newest.send = (code, data, context) => {
-      const r = adaptLibraryReply({ code, data, context });
-      send(r.code, r.data, r.context);
-    };
-  }
+  /** Why MAIL FROM or RCPT TO were refused, for the connection summary. */
+  envelopeRefusals: Set<ReplyName>;
 }
 
 export function createIngress(options: IngressOptions): Ingress {
@@ -134,6 +109,7 @@ export function createIngress(options: IngressOptions): Ingress {
       accepted: 0,
       refused: 0,
       refusedAtConnect: null,
+      envelopeRefusals: new Set(),
     };
     sessions.set(session.id, s);
     const refuse = (reply: ReplyName) => {
@@ -165,16 +141,18 @@ export function createIngress(options: IngressOptions): Ingress {
   ) => {
     const s = sessions.get(session.id);
     if (!s) return done(new SmtpReply("spoolFailed"));
-    if (smtp.requireTls && !session.secure) return done(new SmtpReply("tlsRequired"));
+    const refuse = (reply: ReplyName) => {
+      s.envelopeRefusals.add(reply);
+      done(new SmtpReply(reply, { ref: s.cid }));
+    };
+    if (smtp.requireTls && !session.secure) return refuse("tlsRequired");
     const form = envelopeAddress(address.address, session.envelope.smtpUtf8 === true);
-    if (form.kind === "reject") return done(new SmtpReply(form.reply));
+    if (form.kind === "reject") return refuse(form.reply);
     const decision = connectors.forMail(s.candidates, {
       senderDomain: senderDomainOf(address.address),
       certNames: s.certNames,
     });
-    if (decision.kind === "reject") {
-      return done(new SmtpReply(decision.reply, { ref: s.cid }));
-    }
+    if (decision.kind === "reject") return refuse(decision.reply);
     s.mailCandidates = decision.connectors;
     done();
   };
@@ -185,7 +163,9 @@ export function createIngress(options: IngressOptions): Ingress {
     done: (err?: Error | null) => void,
   ) => {
     const form = envelopeAddress(address.address, session.envelope.smtpUtf8 === true);
-    done(form.kind === "reject" ? new SmtpReply(form.reply) : null);
+    if (form.kind === "ok") return done();
+    sessions.get(session.id)?.envelopeRefusals.add(form.reply);
+    done(new SmtpReply(form.reply));
   };
 
   const onData = (
@@ -315,6 +295,7 @@ export function createIngress(options: IngressOptions): Ingress {
         accepted: s.accepted,
         refused: s.refused,
         refusedAtConnect: s.refusedAtConnect,
+        envelopeRefusals: [...s.envelopeRefusals],
         durationMs: Date.now() - s.startedAt,
       },
       "connection closed",
@@ -354,19 +335,6 @@ export function createIngress(options: IngressOptions): Ingress {
     listen: () => listen(server, smtp.listen),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
-}
-
-function listen(server: SMTPServer, where: string): Promise<{ host: string; port: number }> {
-  const { host, port } = splitHostPort(where);
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => reject(err);
-    server.server.once("error", onError);
-    server.server.listen(port, host, () => {
-      server.server.off("error", onError);
-      const addr = server.server.address() as AddressInfo;
-      resolve({ host: addr.address, port: addr.port });
-    });
-  });
 }
 
 /** A stable error code to log: the error's `code`, else its class name; never its text. */
