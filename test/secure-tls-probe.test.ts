@@ -2,7 +2,7 @@ import { createServer, type AddressInfo, type Socket } from "node:net";
 import { createSecureContext, rootCertificates, TLSSocket } from "node:tls";
 import t from "tap";
 import { MxResolver } from "../gateway/deliver/mx.js";
-import { probeDomainTls, TlsProber, type ProbeOptions } from "../gateway/secure/tls-probe.js";
+import { probeDomainTls, TlsProber, type TlsProberOptions } from "../gateway/secure/tls-probe.js";
 import { startDnsServer } from "./helpers/dns-server.js";
 import { issueCert, makeTestCa, selfSigned } from "./helpers/pki.js";
 import { startSink } from "./helpers/sink.js";
@@ -36,7 +36,7 @@ const dns = await startDnsServer({
 });
 t.teardown(() => dns.close());
 
-function options(port: number, extra: Partial<ProbeOptions> = {}): ProbeOptions {
+function options(port: number, extra: Partial<TlsProberOptions> = {}): TlsProberOptions {
   const resolver = new MxResolver({ servers: [dns.address] });
   t.teardown(() => resolver.cancel());
   return { resolver, port, heloName: "probe.sealgate.test", ca: roots, timeoutMs: 3000, ...extra };
