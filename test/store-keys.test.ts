@@ -177,6 +177,8 @@ const cases: Case[] = [
         "KEK_MISMATCH",
       );
       t.same(await wrong.listKeys(["smime-cert"]), [recipient], "public keys still list");
+      t.same(await wrong.sealedWithOtherKek(), [org.id], "and the mismatch can be found up front");
+      t.same(await repo.sealedWithOtherKek(), [], "none for the right KEK");
     },
   ],
   [

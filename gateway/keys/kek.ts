@@ -12,7 +12,8 @@ import path from "node:path";
 import type { Logger } from "../log.js";
 import { KekError } from "./errors.js";
 
-const VERSION = "sgk1";
+export const SEALED_VERSION = "sgk1";
+const VERSION = SEALED_VERSION;
 const KEK_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;

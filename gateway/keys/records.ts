@@ -5,7 +5,7 @@
 
 import type { StoredKey } from "../../certs/types.js";
 import { StoreError } from "../store/errors.js";
-import { openPrivate, sealPrivate } from "./kek.js";
+import { kekId, openPrivate, sealPrivate, SEALED_VERSION } from "./kek.js";
 
 /** Lower-cased, trimmed, without duplicates or blanks, in the caller's order. */
 export function normaliseAddresses(addresses: readonly string[]): string[] {
@@ -47,4 +47,9 @@ export function sealKey(key: StoredKey, kek: Buffer): StoredKey {
 export function openKey(row: StoredKey, kek: Buffer): StoredKey {
   if (row.privateMaterial === undefined) return row;
   return { ...row, privateMaterial: openPrivate(row.privateMaterial, kek, { context: row.id }) };
+}
+
+/** The start every value sealed under this KEK has, for a LIKE pattern (no wildcards in it). */
+export function sealedPrefix(kek: Buffer): string {
+  return `${SEALED_VERSION}.${kekId(kek)}.`;
 }

@@ -1,6 +1,6 @@
 import pg from "pg";
 import type { KeyKind, StoredKey } from "../../certs/types.js";
-import { openKey, sealKey } from "../keys/records.js";
+import { openKey, sealedPrefix, sealKey } from "../keys/records.js";
 import { StoreError } from "./errors.js";
 import { isSchemaName, SCHEMA_LOCK_KEY } from "./postgres-schema.js";
 import type { KeyStore } from "./types.js";
@@ -213,6 +213,15 @@ export class PostgresKeyRepository implements KeyStore {
       const { rowCount } = await client.query("DELETE FROM keys WHERE id = $1", [id]);
       return (rowCount ?? 0) > 0;
     });
+  }
+
+  async sealedWithOtherKek(): Promise<string[]> {
+    const { rows } = await this.#pool.query<{ id: string }>(
+      `SELECT id FROM keys WHERE private_material IS NOT NULL
+          AND NOT starts_with(private_material, $1) ORDER BY id`,
+      [sealedPrefix(this.#kek)],
+    );
+    return rows.map((r) => r.id);
   }
 
   async close(): Promise<void> {

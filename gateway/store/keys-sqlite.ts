@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { KeyKind, StoredKey } from "../../certs/types.js";
-import { openKey, sealKey } from "../keys/records.js";
+import { openKey, sealedPrefix, sealKey } from "../keys/records.js";
 import type { KeyStore } from "./types.js";
 
 /**
@@ -147,6 +147,16 @@ export class SqliteKeyRepository implements KeyStore {
       this.#db.prepare("DELETE FROM key_addresses WHERE key_id = ?").run(id);
       return this.#db.prepare("DELETE FROM keys WHERE id = ?").run(id).changes > 0;
     })();
+  }
+
+  async sealedWithOtherKek(): Promise<string[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT id FROM keys WHERE private_material IS NOT NULL
+           AND substr(private_material, 1, ?) <> ? ORDER BY id`,
+      )
+      .all(sealedPrefix(this.#kek).length, sealedPrefix(this.#kek)) as { id: string }[];
+    return rows.map((r) => r.id);
   }
 
   async close(): Promise<void> {

@@ -181,5 +181,10 @@ export interface Store {
  */
 export interface KeyStore extends KeyRepository {
   readonly kind: "sqlite" | "postgres";
+  /**
+   * Ids of keys whose private material was sealed under another key-encryption key (a node
+   * configured with a different KEK, a lost KEK file): they cannot be opened with this one.
+   */
+  sealedWithOtherKek(): Promise<string[]>;
   close(): Promise<void>;
 }
