@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { registerConfigCommands } from "./config.js";
+import { registerKeysCommands } from "./keys.js";
 import { registerPolicyCommands } from "./policy.js";
 import { registerSamplesCommand } from "./samples.js";
 import { registerStartCommand } from "./start.js";
@@ -22,6 +23,7 @@ export async function main(argv: string[]): Promise<void> {
   registerSamplesCommand(program);
   registerConfigCommands(program);
   registerPolicyCommands(program);
+  registerKeysCommands(program);
 
   await program.parseAsync(argv);
 }
