@@ -21,7 +21,7 @@ export interface HttpsAnswer {
 export interface HttpsServer {
   host: "127.0.0.1";
   port: number;
-  /** Answers by path; a path not listed gets 404. */
+  /** Answers by "HOST/path" or by "/path" for any host; anything else gets 404. */
   routes: Map<string, HttpsAnswer>;
   /** Requests as "GET mta-sts.example.test /.well-known/mta-sts.txt". */
   requests: string[];
@@ -43,7 +43,7 @@ export async function startHttpsServer(options: HttpsServerOptions): Promise<Htt
       const host = (req.headers.host ?? "").replace(/:\d+$/, "");
       const path = (req.url ?? "/").split("?")[0] ?? "/";
       requests.push(`${req.method ?? "GET"} ${host} ${path}`);
-      const answer = routes.get(path);
+      const answer = routes.get(`${host}${path}`) ?? routes.get(path);
       if (!answer) {
         res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
         return;
