@@ -186,6 +186,13 @@ export function createIngress(options: IngressOptions): Ingress {
       stream.resume();
       return done(new SmtpReply("spoolFailed"));
     }
+    // smtp-server must hear about a message exactly once, whatever fails after the reply.
+    let answered = false;
+    const answer: typeof done = (err, message) => {
+      if (answered) return;
+      answered = true;
+      done(err, message);
+    };
     void readData(stream, {
       config,
       connectors,
@@ -199,11 +206,11 @@ export function createIngress(options: IngressOptions): Ingress {
       clientIp: s.clientIp,
       loopSecret,
     })
-      .then((decision) => finishData(s, { decision, rcptCount: rcptTo.length, done }))
+      .then((decision) => finishData(s, { decision, rcptCount: rcptTo.length, done: answer }))
       .catch((err: unknown) => {
         // Only reached on a bug: keep the process up and let the client retry.
         logger.error({ event: "smtp:message", cid: s.cid, errorCode: errorCode(err) }, "failed");
-        done(new SmtpReply("spoolFailed", { ref: s.cid }));
+        answer(new SmtpReply("spoolFailed", { ref: s.cid }));
       });
   };
 
@@ -215,13 +222,7 @@ export function createIngress(options: IngressOptions): Ingress {
       done: (err?: Error | null, message?: string) => void;
     },
   ) => {
-    const { decision, rcptCount } = step;
-    let answered = false;
-    const done: typeof step.done = (err, message) => {
-      if (answered) return;
-      answered = true;
-      step.done(err, message);
-    };
+    const { decision, rcptCount, done } = step;
     const summary = { event: "smtp:message", cid: s.cid, clientIp: s.clientIp, rcptCount };
     if (decision.kind === "aborted") {
       logger.info({ ...summary, size: decision.size, outcome: "aborted" }, "client left in DATA");
