@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { registerCertsCommands } from "./certs.js";
 import { registerConfigCommands } from "./config.js";
 import { registerKeysCommands } from "./keys.js";
 import { registerPolicyCommands } from "./policy.js";
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<void> {
   registerSamplesCommand(program);
   registerConfigCommands(program);
   registerPolicyCommands(program);
+  registerCertsCommands(program);
   registerKeysCommands(program);
 
   await program.parseAsync(argv);

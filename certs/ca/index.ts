@@ -4,3 +4,7 @@ export type { CaMaterial, CreateCaOptions, IssueOptions, IssuedCertificate } fro
 export { CaError, type CaErrorCode } from "./errors.js";
 export { encryptPrivateKey, readPrivateKey, MIN_PASSPHRASE, type KeyAlgorithm } from "./keys.js";
 export { toPkcs12 } from "./pkcs12.js";
+export {
+  issuedStoredKey, loadCaFiles, loadCaFromRepository, saveCaFiles, saveCaToRepository,
+} from "./files.js";
+export type { Pkcs12Options } from "./pkcs12.js";
