@@ -65,3 +65,16 @@ t.test("a section whose lines are all commented out means its defaults", async (
   t.equal(config.policy.file, undefined);
   t.equal(config.smtp.hostname, undefined);
 });
+
+t.test("file paths in the configuration are relative to the configuration file", async (t) => {
+  const file = path.join(dir, "paths.yaml");
+  writeFileSync(
+    file,
+    "dataDir: ./d\nsmtp:\n  tlsCertFile: tls/c.pem\n  tlsKeyFile: tls/k.pem\npolicy:\n  file: p.yaml\n",
+  );
+  const { config } = loadConfig(file);
+  t.equal(config.dataDir, path.join(dir, "d"));
+  t.equal(config.smtp.tlsCertFile, path.join(dir, "tls/c.pem"));
+  t.equal(config.policy.file, path.join(dir, "p.yaml"));
+  t.equal(config.delivery.outboxDir, path.join(dir, "d", "outbox"));
+});

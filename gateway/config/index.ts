@@ -94,12 +94,25 @@ export function loadConfig(
 
   const config = parsed.data;
   const base = file ? path.dirname(path.resolve(file)) : process.cwd();
-  config.dataDir = path.resolve(base, config.dataDir);
-  config.delivery.outboxDir = path.resolve(
-    base,
-    config.delivery.outboxDir ?? path.join(config.dataDir, "outbox"),
-  );
+  resolvePaths(config, base);
+  config.delivery.outboxDir ??= path.join(config.dataDir, "outbox");
   return { config, file };
+}
+
+/**
+ * Every key naming a file or folder (`…File`, `…Dir`, and `policy.file`) is resolved against
+ * the configuration file's folder, so the file means the same from any working directory.
+ */
+function resolvePaths(node: unknown, base: string): void {
+  if (typeof node !== "object" || node === null) return;
+  const obj = node as Record<string, unknown>;
+  for (const [key, value] of Object.entries(obj)) {
+    if (typeof value === "string" && (/(File|Dir)$/.test(key) || key === "file")) {
+      obj[key] = path.resolve(base, value);
+    } else {
+      resolvePaths(value, base);
+    }
+  }
 }
 
 /**
