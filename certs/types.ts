@@ -23,8 +23,9 @@ export interface StoredKey {
   /** PEM certificate (with chain) or armored public key. */
   material: string;
   /**
-   * Private key, encrypted at rest (the caller encrypts with a key-encryption key from
-   * configuration before storing); absent for recipients' keys.
+   * Private key as PEM or armored text; absent for recipients' keys. The repository seals it
+   * at rest with the key-encryption key from configuration (gateway/keys/kek.ts), so callers
+   * put and get plain text and certs/ never sees the KEK.
    */
   privateMaterial?: string | undefined;
   notAfter: Date | null;
