@@ -97,7 +97,7 @@ process.once("exit", () => {
  * would) and resolves once it reports its SMTP address. Killed when the test ends.
  */
 export async function startChildGateway(
-  t: Test,
+  t: Pick<Test, "teardown">,
   files: GatewayFiles,
   opts: { timeoutMs?: number } = {},
 ): Promise<ChildGateway> {
