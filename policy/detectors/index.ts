@@ -36,7 +36,7 @@ export function runDetectors(
     const view = new SegmentView(segment, index);
     const found: DetectorMatch[] = [];
     for (const detector of detectors) detector.detect(view, found);
-    all.push(...resolveOverlaps(found, strength));
+    for (const m of resolveOverlaps(found, strength)) all.push(m);
   });
   return all;
 }
@@ -55,15 +55,37 @@ export function resolveOverlaps(
   const score = (m: DetectorMatch): number =>
     (strength.get(m.detector) ?? 1) * 100 + CONFIDENCE_RANK[m.confidence] * 10 +
     Math.min(9, (m.end - m.start) / 4);
-  const ranked = [...matches].sort((a, b) => score(b) - score(a));
+  const sorted = [...matches].sort((a, b) => a.start - b.start || b.end - a.end);
+  const kept: DetectorMatch[] = [];
+  // Sweep clusters of mutually reachable spans; only within one cluster can claims clash.
+  let i = 0;
+  while (i < sorted.length) {
+    let j = i + 1;
+    let clusterEnd = (sorted[i] as DetectorMatch).end;
+    while (j < sorted.length && (sorted[j] as DetectorMatch).start < clusterEnd) {
+      clusterEnd = Math.max(clusterEnd, (sorted[j] as DetectorMatch).end);
+      j++;
+    }
+    if (j - i === 1) kept.push(sorted[i] as DetectorMatch);
+    else resolveCluster(sorted.slice(i, j), score, kept);
+    i = j;
+  }
+  return kept;
+}
+
+function resolveCluster(
+  cluster: DetectorMatch[],
+  score: (m: DetectorMatch) => number,
+  out: DetectorMatch[],
+): void {
+  const ranked = cluster.sort((a, b) => score(b) - score(a));
   const kept: DetectorMatch[] = [];
   for (const m of ranked) {
-    const clash = kept.some(
-      (k) => k.detector !== m.detector && k.start < m.end && m.start < k.end,
-    );
+    const clash = kept.some((k) => k.detector !== m.detector && k.start < m.end && m.start < k.end);
     if (!clash) kept.push(m);
   }
-  return kept.sort((a, b) => a.start - b.start);
+  kept.sort((a, b) => a.start - b.start);
+  for (const m of kept) out.push(m);
 }
 
 /** Unique values per detector at or above a confidence. */
