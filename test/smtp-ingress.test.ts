@@ -306,3 +306,24 @@ t.test("without SMTPUTF8 the envelope stays ASCII: IDN domains as A-labels", asy
   const utf8Id = /queued as (\S+)/.exec((await c.read()).text)?.[1] ?? "";
   t.same((await ing.store.getMessage(utf8Id))?.envelope.rcptTo, ["pätient@bücher.example"]);
 });
+
+t.test("8-bit bodies are stored byte for byte, whatever their charset", async (t) => {
+  const ing = await startTestIngress(t);
+  const c = await ing.connect();
+  await c.read();
+  await ehlo(c);
+  await c.command("MAIL FROM:<staff@clinic.example> BODY=8BITMIME");
+  await c.command("RCPT TO:<patient@example.org>");
+  await c.command("DATA");
+  const body = Buffer.concat([
+    Buffer.from("Subject: =?utf-8?q?R=C3=A9sultats?=\r\nContent-Type: text/plain\r\n\r\n"),
+    Buffer.from("caf\xe9 in latin1\r\n", "latin1"),
+    Buffer.from("café in UTF-8, \u{1F600}\r\n", "utf8"),
+    Buffer.from([0x00, 0x7f, 0xff, 0x0d, 0x0a]),
+  ]);
+  c.write(Buffer.concat([body, Buffer.from(".\r\n")]));
+  const id = /queued as (\S+)/.exec((await c.read()).text)?.[1] ?? "";
+  const stored = await ing.store.getMessage(id);
+  t.ok(stored?.raw.equals(body), "the stored bytes are the bytes sent");
+  t.equal(stored?.eightBit, true);
+});
