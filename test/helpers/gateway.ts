@@ -99,11 +99,11 @@ process.once("exit", () => {
 export async function startChildGateway(
   t: Pick<Test, "teardown">,
   files: GatewayFiles,
-  opts: { timeoutMs?: number } = {},
+  opts: { timeoutMs?: number; nodeArgs?: string[] } = {},
 ): Promise<ChildGateway> {
   const child = spawn(
     process.execPath,
-    ["--import", "tsx", "cli/entry.ts", "start", "--config", files.file],
+    [...(opts.nodeArgs ?? []), "--import", "tsx", "cli/entry.ts", "start", "--config", files.file],
     { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } },
   );
   children.add(child);
