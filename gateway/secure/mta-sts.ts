@@ -11,6 +11,7 @@ import {
 } from "./tls-sts-policy.js";
 
 export {
+  allowedHops,
   MtaStsError,
   mxMatches,
   policyAllowsMx,

@@ -6,7 +6,7 @@ import type { Config } from "../config/index.js";
 import { DeliveryError } from "../deliver/errors.js";
 import { MxResolver, type NextHop } from "../deliver/mx.js";
 import { MtaStsResolver, type StsLookup, type StsMode } from "./mta-sts.js";
-import { policyAllowsMx } from "./tls-sts-policy.js";
+import { allowedHops } from "./tls-sts-policy.js";
 import { checkHostTls, type HostCheck } from "./tls-smtp.js";
 
 /**
@@ -57,22 +57,6 @@ function isTlsVerdict(check: HostCheck): boolean {
   return !check.ok && check.failure !== "unreachable";
 }
 
-/**
- * MX hosts a tls-route copy may use: all of them, or under an enforce policy only those
- * matching its patterns. Shared by the probe and by the deliverer at send time.
- */
-export function allowedHops(
-  hops: NextHop[],
-  sts: StsLookup,
-): { hops: NextHop[]; skipped: string[] } {
-  if (sts.kind !== "policy" || sts.policy.mode !== "enforce") return { hops, skipped: [] };
-  const policy = sts.policy;
-  return {
-    hops: hops.filter((h) => policyAllowsMx(policy, h.name)),
-    skipped: hops.filter((h) => !policyAllowsMx(policy, h.name)).map((h) => h.name),
-  };
-}
-
 /** Probes a domain once, without caching. Never throws. */
 export async function probeDomainTls(domain: string, o: ProbeOptions): Promise<TlsProbeResult> {
   const sts: StsLookup = o.mtaSts
@@ -94,7 +78,7 @@ export async function probeDomainTls(domain: string, o: ProbeOptions): Promise<T
         : `MX lookup for ${domain} failed`;
     return { verified: false, reason, mtaSts };
   }
-  const { hops, skipped } = allowedHops(all, sts);
+  const { hops, skipped } = allowedHops(all, sts.kind === "policy" ? sts.policy : null);
   if (hops.length === 0) {
     const names = skipped.join(", ");
     return {

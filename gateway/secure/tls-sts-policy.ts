@@ -107,3 +107,18 @@ export function policyAllowsMx(policy: StsPolicy, host: string): boolean {
   if (policy.mode === "none") return true;
   return policy.mx.some((p) => mxMatches(host, p));
 }
+
+/**
+ * The MX hosts a copy that needs verified TLS may use: all of them, or under an enforce policy
+ * only those matching its patterns (§5). Shared by the probe and by the deliverer at send time.
+ */
+export function allowedHops<H extends { name: string }>(
+  hops: H[],
+  policy: StsPolicy | null,
+): { hops: H[]; skipped: string[] } {
+  if (!policy || policy.mode !== "enforce") return { hops, skipped: [] };
+  return {
+    hops: hops.filter((h) => policyAllowsMx(policy, h.name)),
+    skipped: hops.filter((h) => !policyAllowsMx(policy, h.name)).map((h) => h.name),
+  };
+}
