@@ -4,6 +4,7 @@ export type CaErrorCode =
   | "ca_bad_key" // the key cannot be read, the passphrase is wrong, or it is not the CA's key
   | "ca_bad_address" // the address to issue for is not an e-mail address
   | "ca_missing" // no CA has been created or imported
+  | "ca_exists" // a CA is already there and replacing it was not asked for
   | "ca_weak_passphrase"; // the passphrase protecting keys at rest is too short
 
 export class CaError extends Error {

@@ -22,7 +22,7 @@ export async function saveCaFiles(dir: string, ca: CaMaterial, o: { force?: bool
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const certFile = path.join(dir, "ca.pem");
   if (!o.force && (await exists(certFile))) {
-    throw new CaError("ca_bad_certificate", `a CA already exists in ${dir} (use --force to replace it)`);
+    throw new CaError("ca_exists", `a CA already exists in ${dir} (use --force to replace it)`);
   }
   await writeFile(path.join(dir, "ca.key"), ca.encryptedKeyPem, { mode: 0o600 });
   await writeFile(certFile, ca.certPem, { mode: 0o644 });
