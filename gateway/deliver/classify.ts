@@ -17,6 +17,7 @@ export type Category =
   | "blocklist" // our address is on a DNS blocklist
   | "spam" // the content was judged spam or malware
   | "tls" // TLS missing, failed or not verifiable
+  | "tls-unverifiable" // route tls: no allowed MX proved itself at send time; try the next method
   | "policy" // relay denied, SPF/DMARC/DKIM, other 5.7.x
   | "remote-temporary" // a 4xx no rule explains
   | "remote-permanent" // a 5xx no rule explains
@@ -176,6 +177,8 @@ const DELIVERY_ERRORS: Record<DeliveryError["code"], Classification> = {
   DNS_TEMPORARY: temporary("dns", "4.4.3"),
   DNS_NO_ADDRESS: temporary("dns", "4.4.4"),
   TLS_REQUIRED: temporary("tls", "4.7.10"),
+  // Temporary, so a copy waits rather than bounces until the selector moves it elsewhere.
+  TLS_UNVERIFIABLE: temporary("tls-unverifiable", "4.7.5"),
   EIGHTBIT_UNSUPPORTED: permanent("content", "5.6.3"),
   SMTPUTF8_UNSUPPORTED: permanent("content", "5.6.7"),
   LINE_TOO_LONG: permanent("content", "5.6.0"),

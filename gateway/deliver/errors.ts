@@ -8,6 +8,7 @@ export type DeliveryErrorCode =
   | "DNS_TEMPORARY" // the resolver failed or timed out
   | "DNS_NO_ADDRESS" // no MX host (or the domain itself) has an A/AAAA address
   | "TLS_REQUIRED" // the copy needs verified TLS and the next hop could not give it
+  | "TLS_UNVERIFIABLE" // a tls-route copy: no allowed MX host passed the verified-TLS checks
   | "EIGHTBIT_UNSUPPORTED" // 8-bit content, next hop lacks 8BITMIME (RFC 6152)
   | "SMTPUTF8_UNSUPPORTED" // internationalised envelope, next hop lacks SMTPUTF8 (RFC 6531)
   | "LINE_TOO_LONG" // a line over 998 octets that cannot be folded (RFC 5322 §2.1.1)

@@ -5,11 +5,12 @@ import { rootCertificates } from "node:tls";
 import type { Config } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { createStamp } from "../loop-guard.js";
+import { allowedHops, MtaStsResolver } from "../secure/mta-sts.js";
 import type { LeasedDelivery } from "../store/types.js";
 import { classifyError, describeError } from "./classify.js";
 import { signDkim, type DkimKey } from "./dkim.js";
 import { DeliveryError } from "./errors.js";
-import { MxResolver } from "./mx.js";
+import { MxResolver, type NextHop } from "./mx.js";
 import { writeOutbox } from "./outbox.js";
 import { prepareMessage, type PreparedMessage } from "./prepare.js";
 import { NO_TLS, type AttemptResult, type TlsFacts } from "./result.js";
@@ -27,6 +28,11 @@ export interface DelivererOptions {
   loopSecret: string;
   /** DKIM key; copies are signed when set. Default: not signed. */
   dkim?: DkimKey | undefined;
+  /**
+   * MTA-STS lookups for tls-route copies in mx mode; pass the selector's to share its cache.
+   * null: none. Default: one made from delivery.mtaSts.
+   */
+  mtaSts?: MtaStsResolver | null | undefined;
 }
 
 export interface Deliverer {
@@ -66,6 +72,17 @@ function fault(err: unknown, tls: TlsFacts, host?: string): AttemptResult {
  * host, or to each recipient domain's MX. Reads its key material once, at creation, so a
  * missing file is reported at start rather than on the first message.
  */
+/**
+ * The Received field for a copy (RFC 5321 §4.4). No "for" clause: naming a recipient would
+ * reveal Bcc recipients to the others. Mail sealgate made itself has no "from" clause.
+ */
+function receivedField(message: LeasedDelivery["message"], byHost: string): string {
+  const date = message.receivedAt.toUTCString().replace(/GMT$/, "+0000");
+  const from = message.origin === "ingress" ? `from [${message.clientIp}] ` : "";
+  const via = message.smtpUtf8 ? "UTF8SMTP" : "ESMTP";
+  return `${from}by ${byHost} (sealgate) with ${via} id ${message.id}; ${date}`;
+}
+
 export function createDeliverer(options: DelivererOptions): Deliverer {
   const { config, loopSecret, dkim } = options;
   const d = config.delivery;
@@ -80,6 +97,15 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const outboxDir = d.outboxDir ?? path.join(config.dataDir, "outbox");
   const timeoutMs = d.connectTimeout * 1000;
   const resolver = d.mode === "mx" ? new MxResolver({ servers: d.dnsServers }) : null;
+  const ownMtaSts =
+    options.mtaSts === undefined && d.mode === "mx" && d.mtaSts.enabled
+      ? new MtaStsResolver({
+          dnsServers: d.dnsServers,
+          ca: tls.ca,
+          timeoutMs: d.mtaSts.timeout * 1000,
+        })
+      : null;
+  const mtaSts = options.mtaSts ?? ownMtaSts;
   if (d.mode === "smarthost" && !d.smartHost) {
     throw new DeliveryError("CONFIG", "delivery.smartHost is required in smarthost mode");
   }
@@ -94,6 +120,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     );
     const prepared = prepareMessage(delivery.raw, {
       stamp: { header: config.loopGuard.header, value },
+      received: receivedField(message, heloName),
     });
     if (!dkim) return prepared;
     return { ...prepared, bytes: await signDkim(prepared.bytes, dkim) };
@@ -122,16 +149,39 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     });
   }
 
-  /** MX hosts in preference order; a host that cannot be reached passes to the next. */
+  /**
+   * The MX hosts a copy may use. A tls-route copy honours an MTA-STS policy in enforce mode:
+   * hosts outside its patterns are not used (RFC 8461 §5), and none left is unverifiable.
+   */
+  async function mxHops(delivery: LeasedDelivery): Promise<NextHop[]> {
+    if (!resolver) throw new DeliveryError("CONFIG", "no resolver outside mx mode");
+    const all = await resolver.resolve(delivery.nextHop);
+    if (delivery.route !== "tls" || !mtaSts) return all;
+    const sts = await mtaSts.lookup(delivery.nextHop);
+    const { hops, skipped } = allowedHops(all, sts.kind === "policy" ? sts.policy : null);
+    if (hops.length === 0) {
+      throw new DeliveryError(
+        "TLS_UNVERIFIABLE",
+        `no MX of ${delivery.nextHop} matches its MTA-STS policy (${skipped.join(", ")})`,
+      );
+    }
+    return hops;
+  }
+
+  /**
+   * MX hosts in preference order; a host that cannot be reached passes to the next. On the
+   * tls route a host whose TLS fails passes to the next too, and when none gave verified TLS
+   * the copy fails as TLS_UNVERIFIABLE: never sent in clear, left for another method.
+   */
   async function viaMx(
     delivery: LeasedDelivery,
     message: PreparedMessage,
     to: string[],
     required: boolean,
   ): Promise<AttemptResult> {
-    if (!resolver) throw new DeliveryError("CONFIG", "no resolver outside mx mode");
-    const hops = await resolver.resolve(delivery.nextHop);
+    const hops = await mxHops(delivery);
     let last: AttemptResult | null = null;
+    let tlsFailure: AttemptResult | null = null;
     for (const hop of hops) {
       for (const address of hop.addresses) {
         try {
@@ -149,10 +199,16 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         } catch (err) {
           if (err instanceof DeliveryError) throw err;
           last = fault(err, { ...NO_TLS, required }, hop.name);
+          if (last.kind === "fault" && last.category === "tls") tlsFailure ??= last;
           // RFC 5321 §5.1: try the next host unless the answer was a permanent rejection.
           if (last.kind === "fault" && !last.temporary) return last;
         }
       }
+    }
+    if (delivery.route === "tls" && tlsFailure?.kind === "fault") {
+      const why = `no MX of ${delivery.nextHop} gave verified TLS; ${tlsFailure.host}: `;
+      const err = new DeliveryError("TLS_UNVERIFIABLE", why + tlsFailure.reason);
+      return fault(err, tlsFailure.tls, tlsFailure.host);
     }
     return last ?? fault(new DeliveryError("DNS_NO_ADDRESS", "no host to try"), NO_TLS);
   }
@@ -192,6 +248,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     },
     async close() {
       resolver?.cancel();
+      ownMtaSts?.cancel();
     },
   };
 }
