@@ -56,25 +56,28 @@ t.test("a base64 HTML body is decoded and rendered", async (t) => {
   t.match(found(x)?.text ?? "", /Patient SSN: 345-67-8901/);
 });
 
-t.test("HTML that splits the value across tags, comments and entities keeps it joined", async (t) => {
-  const html =
-    "<div>SSN <b>345</b>-<i>67</i>-<span>89</span><span>01</span></div>" +
-    "<div>Again <span>345</span><!-- split -->&#45;67-8901</div>" +
-    "<div style=\"display:none\">Hidden 345-67-<b>8901</b></div>" +
-    "<script>var ssn = '999-99-9999';</script><style>.x{}</style>";
-  const raw = message({
-    body: multipart("alternative", [
-      entity({ type: "text/plain; charset=utf-8", body: "See the HTML version.\r\n" }),
-      entity({ type: "text/html; charset=utf-8", body: html }),
-    ]),
-  });
-  const x = await extract(raw);
-  const seg = x.segments.find((s) => s.source === "body.html");
-  t.ok(seg, "the HTML side of multipart/alternative is scanned");
-  t.equal(seg?.text.split(VALUE).length, 4, "three joined copies, the hidden one included");
-  t.notMatch(seg?.text ?? "", /999-99-9999/, "script content is dropped");
-  t.ok(sources(x).includes("body"), "the text side is scanned too");
-});
+t.test(
+  "HTML that splits the value across tags, comments and entities keeps it joined",
+  async (t) => {
+    const html =
+      "<div>SSN <b>345</b>-<i>67</i>-<span>89</span><span>01</span></div>" +
+      "<div>Again <span>345</span><!-- split -->&#45;67-8901</div>" +
+      '<div style="display:none">Hidden 345-67-<b>8901</b></div>' +
+      "<script>var ssn = '999-99-9999';</script><style>.x{}</style>";
+    const raw = message({
+      body: multipart("alternative", [
+        entity({ type: "text/plain; charset=utf-8", body: "See the HTML version.\r\n" }),
+        entity({ type: "text/html; charset=utf-8", body: html }),
+      ]),
+    });
+    const x = await extract(raw);
+    const seg = x.segments.find((s) => s.source === "body.html");
+    t.ok(seg, "the HTML side of multipart/alternative is scanned");
+    t.equal(seg?.text.split(VALUE).length, 4, "three joined copies, the hidden one included");
+    t.notMatch(seg?.text ?? "", /999-99-9999/, "script content is dropped");
+    t.ok(sources(x).includes("body"), "the text side is scanned too");
+  },
+);
 
 t.test("the value is found in a PDF attachment", async (t) => {
   const pdf = await makePdf(["Laboratory report", `Patient SSN ${VALUE}`]);
@@ -82,6 +85,16 @@ t.test("the value is found in a PDF attachment", async (t) => {
   t.equal(found(x)?.source, "attachment:report.pdf");
   t.equal(found(x)?.kind, "attachment");
   t.same(x.unscannable, []);
+});
+
+t.test("several messages with PDFs extracted at once all get their text", async (t) => {
+  const raws = await Promise.all(
+    [1, 2, 3, 4].map(async (i) =>
+      withAttachment(`r${i}.pdf`, "application/pdf", await makePdf([`No ${i} SSN ${VALUE}`])),
+    ),
+  );
+  const results = await Promise.all(raws.map((raw) => extract(raw)));
+  results.forEach((x, i) => t.match(found(x)?.text ?? "", `No ${i + 1} SSN`));
 });
 
 t.test("a PDF named .txt and declared text/plain is still read as a PDF", async (t) => {
@@ -104,7 +117,10 @@ t.test("the value is found in a DOCX paragraph and table cells stay apart", asyn
 
 t.test("the value on the second sheet of an XLSX is found, in a table segment", async (t) => {
   const xlsx = await makeXlsx({
-    Summary: [["Month", "Visits"], ["November", 214]],
+    Summary: [
+      ["Month", "Visits"],
+      ["November", 214],
+    ],
     Patients: [
       ["Name", "SSN", "Visits"],
       ["Pat Example", VALUE, 3],
@@ -170,7 +186,9 @@ t.test("the value is found in a ZIP and in a ZIP inside a ZIP", async (t) => {
   const outer = makeZip({ "notes.txt": `SSN ${VALUE}`, "inner.zip": inner });
   const x = await extract(withAttachment("records.zip", "application/zip", outer));
   t.ok(sources(x).includes("attachment:records.zip/notes.txt"));
-  const deep = x.segments.find((s) => s.source === "attachment:records.zip/inner.zip/deep/patients.csv");
+  const deep = x.segments.find(
+    (s) => s.source === "attachment:records.zip/inner.zip/deep/patients.csv",
+  );
   t.ok(deep?.text.includes(VALUE), "the nested CSV is read");
   t.ok(
     x.attachments.some((a) => a.source === "attachment:records.zip/inner.zip/deep/patients.csv"),

@@ -91,8 +91,23 @@ t.test("a budget that runs out fails closed: the unread part is a timeout", asyn
   const pdf = await makePdf([`Patient SSN ${VALUE}`]);
   const raw = withAttachment("report.pdf", "application/pdf", pdf);
   const x = await extract(raw, { budget: { maxMs: 1 } });
-  t.ok(x.unscannable.some((u) => u.reason === "timeout"), "a timeout is recorded");
-  t.notOk(x.segments.some((s) => s.text.includes(VALUE)), "nothing from the PDF claims clean");
+  t.ok(
+    x.unscannable.some((u) => u.reason === "timeout"),
+    "a timeout is recorded",
+  );
+  t.notOk(
+    x.segments.some((s) => s.text.includes(VALUE)),
+    "nothing from the PDF claims clean",
+  );
+});
+
+t.test("after a PDF worker is stopped for time, the next PDF is read again", async (t) => {
+  const pdf = await makePdf([`Patient SSN ${VALUE}`]);
+  const raw = withAttachment("report.pdf", "application/pdf", pdf);
+  await extract(raw, { budget: { maxMs: 1 } });
+  const x = await extract(raw);
+  t.same(x.unscannable, []);
+  t.ok(x.segments.some((s) => s.source === "attachment:report.pdf" && s.text.includes(VALUE)));
 });
 
 t.test("a zero time budget reports the message itself as timed out", async (t) => {

@@ -10,6 +10,9 @@ export const PDF_WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require("node:worker_threads");
 let lib = null;
 
+// pdf.js reports broken files on the console, and that text may quote the file: drop it.
+for (const level of ["log", "info", "warn", "error", "debug"]) console[level] = () => {};
+
 function render(items) {
   const out = [];
   let lastY = null;

@@ -63,18 +63,11 @@ class PdfWorkers {
     this.#running++;
     const idle = this.#idle.pop();
     if (idle) return idle;
-    const worker = new Worker(PDF_WORKER_SOURCE, {
+    return new Worker(PDF_WORKER_SOURCE, {
       eval: true,
       workerData: { pdfjsUrl: resolvePdfjs() },
       resourceLimits: { maxOldGenerationSizeMb: HEAP_MB },
-      stdout: true,
-      stderr: true,
     });
-    // pdf.js reports broken files on the console; that text may quote the file, so it is
-    // drained and dropped rather than reaching the gateway's output.
-    worker.stdout.resume();
-    worker.stderr.resume();
-    return worker;
   }
 
   #release(worker: Worker | null): void {
