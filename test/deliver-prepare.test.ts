@@ -70,13 +70,19 @@ t.test("the outbox gets one .eml per copy, named queue id and delivery id", asyn
   t.match(r, { kind: "replies", host: "outbox" });
   t.same(readdirSync(path.join(dir, "outbox")), [`${d.queueId}-${d.id}.eml`], "no temp file left");
   const written = readFileSync(path.join(dir, "outbox", `${d.queueId}-${d.id}.eml`), "latin1");
-  const value = /^X-Sealgate-Loop: (.*)\r\n/.exec(written)?.[1] ?? "";
+  const [received, stampLine, ...rest] = written.split("\r\n");
+  t.match(
+    received,
+    /^Received: from \[127.0.0.1\] by \S+ \(sealgate\) with ESMTP id /,
+    "a trace field comes first",
+  );
+  const value = (stampLine ?? "").replace(/^X-Sealgate-Loop: /, "");
   t.match(
     verifyStamp({ secret: LOOP_SECRET, maxAge: 60 }, "sample-1@sender.test", value),
     { route: "sensitive", hops: 2 },
     "the stamp carries the route class and the hop count",
   );
-  t.equal(written.slice(written.indexOf("\r\n") + 2), text(sampleRaw()));
+  t.equal(rest.join("\r\n"), text(sampleRaw()));
 });
 
 async function signAndVerify(type: "rsa" | "ed25519") {

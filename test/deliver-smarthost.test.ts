@@ -196,7 +196,7 @@ t.test("a rejected message (DATA 554) fails every recipient with that reply", as
   );
 });
 
-t.test("the bytes that arrive are the original minus Bcc, plus the stamp", async (t) => {
+t.test("the bytes that arrive are the original minus Bcc, plus trace and stamp", async (t) => {
   const { sink, deliverer } = await withSink(t, {});
   const raw = sampleRaw({
     headers: ["Bcc: hidden@sender.test", "X-MS-Exchange-Organization-AuthAs: Internal"],
@@ -204,8 +204,10 @@ t.test("the bytes that arrive are the original minus Bcc, plus the stamp", async
   });
   await deliverer.attempt(leased({ raw, sensitive: false }));
   const got = sink.messages[0]?.raw.toString("latin1") ?? "";
-  const [stampLine, ...rest] = got.split("\r\n");
-  t.match(stampLine, /^X-Sealgate-Loop: v=1; /, "the loop-guard stamp comes first");
+  const [received, stampLine, ...rest] = got.split("\r\n");
+  t.match(received, /^Received: /, "the Received trace field comes first (RFC 5321 §4.4)");
+  t.notMatch(received, /hidden@|for </, "the trace field names no recipient");
+  t.match(stampLine, /^X-Sealgate-Loop: v=1; /, "the loop-guard stamp comes next");
   const stamp = verifyStamp(
     { secret: LOOP_SECRET, maxAge: 86400 },
     "sample-1@sender.test",

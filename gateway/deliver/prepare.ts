@@ -12,6 +12,11 @@ export const MAX_LINE_OCTETS = 998;
 export interface PrepareOptions {
   /** Loop-guard header name and the stamp value to put in it. */
   stamp: { header: string; value: string };
+  /**
+   * Value of the Received field this relay adds (RFC 5321 §4.4: a relay MUST add trace
+   * information). It goes first, as trace fields are prepended. Absent: none added.
+   */
+  received?: string | undefined;
 }
 
 export interface PreparedMessage {
@@ -112,6 +117,7 @@ export function prepareMessage(raw: Buffer, options: PrepareOptions): PreparedMe
     (f) => f.name === "" || !isDroppedHeader(f.name, options.stamp.header),
   );
   const headerLines = [`${options.stamp.header}: ${options.stamp.value}`];
+  if (options.received) headerLines.unshift(...foldLongLine(`Received: ${options.received}`));
   for (const field of kept) for (const line of field.lines) headerLines.push(...foldLongLine(line));
 
   let outBody = body;
