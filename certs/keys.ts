@@ -49,11 +49,12 @@ export async function importKeys(
       "the file holds a private key; import only the public key or certificate here",
     );
   }
-  const keys = text.includes("-----BEGIN PGP PUBLIC KEY BLOCK-----") || isBinaryPgp(bytes)
-    ? await pgpKeys(bytes, opts)
-    : text.includes("-----BEGIN CERTIFICATE-----") || bytes[0] === 0x30
-      ? certificates(text.includes("-----BEGIN") ? text : bytes, opts)
-      : null;
+  const keys =
+    text.includes("-----BEGIN PGP PUBLIC KEY BLOCK-----") || isBinaryPgp(bytes)
+      ? await pgpKeys(bytes, opts)
+      : text.includes("-----BEGIN CERTIFICATE-----") || bytes[0] === 0x30
+        ? certificates(text.includes("-----BEGIN") ? text : bytes, opts)
+        : null;
   if (keys === null) {
     throw new KeysError("keys-unrecognised", "not an OpenPGP public key or an X.509 certificate");
   }
@@ -80,7 +81,10 @@ async function pgpKeys(bytes: Uint8Array, opts: ImportOptions): Promise<StoredKe
     const addresses: string[] = [];
     for (const user of key.users) {
       const email = user.userID?.email ?? "";
-      const valid = await user.verify(now).then(() => true, () => false);
+      const valid = await user.verify(now).then(
+        () => true,
+        () => false,
+      );
       if (email !== "" && valid) addresses.push(email.toLowerCase());
     }
     if (addresses.length === 0) {

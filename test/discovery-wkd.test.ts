@@ -67,7 +67,10 @@ t.test("the direct method is used when the openpgpkey host does not exist", asyn
   });
   const result = await discovery.discover("bob@direct.test");
   t.equal(result.kind, "found");
-  t.match(server.requests.map((r) => r.path), [/^\/\.well-known\/openpgpkey\/hu\//]);
+  t.match(
+    server.requests.map((r) => r.path),
+    [/^\/\.well-known\/openpgpkey\/hu\//],
+  );
 });
 
 t.test("a 404 from an existing advanced directory does not fall through to direct", async (t) => {

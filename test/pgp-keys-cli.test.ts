@@ -47,12 +47,19 @@ t.test("an armored OpenPGP key is imported with its addresses and listed", async
   writeFileSync(file, publicKey);
   const imported = await sealgate("import", file);
   t.equal(imported.code, 0);
-  t.match(imported.stdout, /^imported pgp-public [0-9A-F]{40} import expires \d{4}-\d\d-\d\d alice@example\.test,a2@example\.test\n$/);
+  t.match(
+    imported.stdout,
+    /^imported pgp-public [0-9A-F]{40} import expires \d{4}-\d\d-\d\d alice@example\.test,a2@example\.test\n$/,
+  );
   t.equal(imported.closed, 1, "the repository is closed after the command");
 
   const listed = await sealgate("list", "--json");
   const row = JSON.parse(listed.stdout.trim()) as Record<string, unknown>;
-  t.match(row, { kind: "pgp-public", source: "import", addresses: ["alice@example.test", "a2@example.test"] });
+  t.match(row, {
+    kind: "pgp-public",
+    source: "import",
+    addresses: ["alice@example.test", "a2@example.test"],
+  });
   t.notOk("material" in row, "key material is not printed");
 
   const secret = path.join(dir, "alice-secret.asc");
@@ -64,11 +71,29 @@ t.test("an armored OpenPGP key is imported with its addresses and listed", async
 
 t.test("an S/MIME certificate is imported under its SHA-256 fingerprint", async (t) => {
   if (!requireTools(t, "openssl")) return;
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-    "-days", "30", "-subj", "/CN=Bob", "-keyout", "bob.key", "-out", "bob.pem",
-    "-addext", "subjectAltName=email:Bob@Example.test",
-  ], { cwd: dir, stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-days",
+      "30",
+      "-subj",
+      "/CN=Bob",
+      "-keyout",
+      "bob.key",
+      "-out",
+      "bob.pem",
+      "-addext",
+      "subjectAltName=email:Bob@Example.test",
+    ],
+    { cwd: dir, stdio: "ignore" },
+  );
   execFileSync("openssl", ["x509", "-in", "bob.pem", "-outform", "DER", "-out", "bob.der"], {
     cwd: dir,
   });
@@ -90,7 +115,11 @@ t.test("an S/MIME certificate is imported under its SHA-256 fingerprint", async 
   writeFileSync(path.join(dir, "server.pem"), server.certPem);
   const noEmail = await sealgate("import", path.join(dir, "server.pem"));
   t.equal(noEmail.code, 1);
-  t.match(noEmail.stderr, /names no e-mail address/, "a certificate without an e-mail SAN is refused");
+  t.match(
+    noEmail.stderr,
+    /names no e-mail address/,
+    "a certificate without an e-mail SAN is refused",
+  );
 });
 
 t.test("a key is removed by its PGP key ID, and unknown ids are reported", async (t) => {

@@ -20,7 +20,11 @@ t.test("keys made by GnuPG are judged usable or refused with the right reason", 
   const signOnly = gpg.generate("Carol <carol@example.test>", "ed25519", "sign");
   const revoked = gpg.curve25519("Dave <dave@example.test>");
   const expired = gpg.generate(
-    "Erin <erin@example.test>", "future-default", "default", "2024-06-01", "20240101T000000",
+    "Erin <erin@example.test>",
+    "future-default",
+    "default",
+    "2024-06-01",
+    "20240101T000000",
   );
 
   const rsaKey = await publicOf(gpg.exportPublic(rsa));
@@ -28,7 +32,11 @@ t.test("keys made by GnuPG are judged usable or refused with the right reason", 
   t.equal(usable.ok, true, "an RSA key with an encryption subkey is usable");
   if (usable.ok) {
     t.equal(usable.fingerprint, rsa);
-    t.not(usable.encryptionKeyId, rsa.slice(-16), "the encryption subkey is chosen, not the primary");
+    t.not(
+      usable.encryptionKeyId,
+      rsa.slice(-16),
+      "the encryption subkey is chosen, not the primary",
+    );
     t.equal(usable.seipdv2, false, "GnuPG 2.2 keys do not advertise SEIPDv2");
   }
 

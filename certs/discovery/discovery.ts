@@ -127,7 +127,9 @@ export class KeyDiscovery {
           rejections.push({ keyId: verdict.fingerprint, reason: verdict.reason });
           continue;
         }
-        const expires = verdict.expires ? `expires ${verdict.expires.toISOString().slice(0, 10)}` : "no expiry";
+        const expires = verdict.expires
+          ? `expires ${verdict.expires.toISOString().slice(0, 10)}`
+          : "no expiry";
         const from = stored.source === "import" ? "store" : stored.source;
         return {
           kind: "found" as const,
@@ -210,7 +212,10 @@ export class KeyDiscovery {
     for (const key of keys) {
       const verdict = await checkPgpKey(key, address.normalised, { now });
       if (!verdict.ok) {
-        answer.rejections.push({ keyId: verdict.fingerprint, reason: `${verdict.reason} (${source})` });
+        answer.rejections.push({
+          keyId: verdict.fingerprint,
+          reason: `${verdict.reason} (${source})`,
+        });
         continue;
       }
       answer.found = await this.#store(key, address.normalised, source, verdict.expires);

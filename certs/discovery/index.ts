@@ -1,7 +1,5 @@
 export { parseAddress, type ParsedAddress } from "./address.js";
-export {
-  KeyDiscovery, type DiscoveryOptions, type DiscoveryResult,
-} from "./discovery.js";
+export { KeyDiscovery, type DiscoveryOptions, type DiscoveryResult } from "./discovery.js";
 export { LookupError, type LookupErrorCode } from "./errors.js";
 export { httpGet, type HttpOptions, type ResolveHost } from "./http.js";
 export { fetchKeyserver, keyserverUrl, type KeyserverProtocol } from "./keyserver.js";

@@ -15,9 +15,7 @@ export function wkdUrls(address: ParsedAddress): { advanced: URL; direct: URL } 
   const l = `?l=${encodeURIComponent(address.local)}`;
   const { domain } = address;
   return {
-    advanced: new URL(
-      `https://openpgpkey.${domain}/.well-known/openpgpkey/${domain}/hu/${hu}${l}`,
-    ),
+    advanced: new URL(`https://openpgpkey.${domain}/.well-known/openpgpkey/${domain}/hu/${hu}${l}`),
     direct: new URL(`https://${domain}/.well-known/openpgpkey/hu/${hu}${l}`),
   };
 }

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
 import { createMessage, encrypt, enums, type PublicKey } from "openpgp";
+import { armorMessage } from "./armor.js";
 import { splitMessage, terminated, type RawField } from "./entity.js";
 import { PgpError } from "./errors.js";
 
@@ -24,7 +25,15 @@ export interface PgpMimeOptions {
 
 /** Fields a recipient's client needs outside to file and thread the message. */
 export const OUTER_HEADERS = [
-  "From", "Sender", "Reply-To", "To", "Cc", "Date", "Message-ID", "References", "In-Reply-To",
+  "From",
+  "Sender",
+  "Reply-To",
+  "To",
+  "Cc",
+  "Date",
+  "Message-ID",
+  "References",
+  "In-Reply-To",
 ] as const;
 
 /** Fields repeated inside when the Subject is protected (draft-ietf-lamps-header-protection). */
@@ -77,10 +86,7 @@ async function* build(
   const boundary = `sealgate-pgp-${randomBytes(12).toString("hex")}`;
 
   const inner = innerHeader(fields, eol, opts.neutralSubject !== undefined);
-  const plaintext = Readable.toWeb(Readable.from(concat(inner, body))) as WebReadableStream<
-    Uint8Array
-  >;
-  const armored = await encryptStream(plaintext, opts);
+  const encrypted = await encryptEntity(inner, body, opts);
 
   yield Buffer.concat([
     outerHeader(fields, opts),
@@ -106,29 +112,67 @@ async function* build(
       ].join(crlf),
     ),
   ]);
-  // openpgp armors with bare LF; mail on the wire wants CRLF.
-  for await (const text of armored) yield Buffer.from(text.replace(/\r?\n/g, crlf), "latin1");
+  yield* armorMessage(encrypted);
   yield Buffer.from(`${crlf}--${boundary}--${crlf}`);
 }
 
-async function encryptStream(
-  plaintext: WebReadableStream<Uint8Array>,
+/**
+ * Encrypts the inner entity to binary packets. Messages up to BUFFERED_LIMIT go through
+ * openpgp's buffer path (its web streams cost more than the cryptography for a 10 KB
+ * message); larger ones stream, so memory stays bounded whatever the message size.
+ */
+async function encryptEntity(
+  head: Buffer,
+  body: AsyncIterable<Buffer>,
   opts: PgpMimeOptions,
-): Promise<AsyncIterable<string>> {
+): Promise<AsyncIterable<Uint8Array>> {
   const keys = opts.archiveKey ? [...opts.recipients, opts.archiveKey] : opts.recipients;
+  const chunks: Buffer[] = [head];
+  let size = head.length;
+  const iterator = body[Symbol.asyncIterator]();
+  let streamed = false;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) break;
+    chunks.push(next.value);
+    size += next.value.length;
+    if (size > BUFFERED_LIMIT) {
+      streamed = true;
+      break;
+    }
+  }
   try {
-    const message = await createMessage({ binary: plaintext, format: "binary" });
-    const out = await encrypt({
-      message,
+    const common = {
       encryptionKeys: keys,
-      format: "armored",
+      format: "binary" as const,
       config: ENCRYPT_CONFIG,
       ...(opts.date ? { date: opts.date } : {}),
-    });
-    return out as unknown as AsyncIterable<string>;
+    };
+    if (!streamed) {
+      const message = await createMessage({ binary: new Uint8Array(Buffer.concat(chunks)) });
+      return single(await encrypt({ message, ...common }));
+    }
+    const rest = (async function* () {
+      yield* chunks;
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done === true) return;
+        yield next.value;
+      }
+    })();
+    const web = Readable.toWeb(Readable.from(rest)) as WebReadableStream<Uint8Array>;
+    const message = await createMessage({ binary: web, format: "binary" });
+    return (await encrypt({ message, ...common })) as unknown as AsyncIterable<Uint8Array>;
   } catch (err) {
     throw new PgpError("pgp-encrypt-failed", "OpenPGP encryption failed", { cause: err });
   }
+}
+
+/** Messages up to this size are encrypted in one piece. Default 512 KiB. */
+const BUFFERED_LIMIT = 512 * 1024;
+
+async function* single(bytes: Uint8Array): AsyncIterable<Uint8Array> {
+  yield bytes;
 }
 
 function named(fields: RawField[], names: readonly string[]): RawField[] {
@@ -137,7 +181,9 @@ function named(fields: RawField[], names: readonly string[]): RawField[] {
 }
 
 function outerHeader(fields: RawField[], opts: PgpMimeOptions): Buffer {
-  const kept = named(fields, opts.outerHeaders ?? OUTER_HEADERS).map((f) => terminated(f.raw, "\r\n"));
+  const kept = named(fields, opts.outerHeaders ?? OUTER_HEADERS).map((f) =>
+    terminated(f.raw, "\r\n"),
+  );
   const subject =
     opts.neutralSubject !== undefined
       ? [Buffer.from(`Subject: ${opts.neutralSubject.replace(/[\r\n]+/g, " ")}\r\n`)]
@@ -172,9 +218,4 @@ function innerHeader(fields: RawField[], eol: string, protect: boolean): Buffer 
   }
   parts.push(Buffer.from(eol));
   return Buffer.concat(parts);
-}
-
-async function* concat(head: Buffer, body: AsyncIterable<Buffer>): AsyncIterable<Buffer> {
-  yield head;
-  yield* body;
 }

@@ -74,7 +74,10 @@ export async function checkPgpKey(
   if (named.length === 0) return refuse("pgp: no user ID for address");
   let email: string | undefined;
   for (const user of named) {
-    const ok = await user.verify(now).then(() => true, () => false);
+    const ok = await user.verify(now).then(
+      () => true,
+      () => false,
+    );
     if (ok) {
       email = user.userID?.email;
       break;

@@ -69,7 +69,10 @@ function hu(local: string): string {
   const digest = createHash("sha1").update(local.toLowerCase()).digest();
   let bits = "";
   for (const b of digest) bits += b.toString(2).padStart(8, "0");
-  return bits.match(/.{5}/g)!.map((chunk) => alphabet[parseInt(chunk, 2)]).join("");
+  return bits
+    .match(/.{5}/g)!
+    .map((chunk) => alphabet[parseInt(chunk, 2)])
+    .join("");
 }
 
 /** Publishes a binary key in a Web Key Directory layout, advanced or direct. */
