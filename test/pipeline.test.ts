@@ -193,3 +193,11 @@ t.test("notify-sender tells the sender the rules and counts but never the value"
   t.match(text, /identifiers/);
   t.notMatch(text, /345-67-8901|Jordan/, "neither the value nor the subject is in the notice");
 });
+
+t.test("a clean loop stamp does not let a message skip scanning", async (t) => {
+  const { run } = await setup(t);
+  const m = message("Re: lunch", "Member SSN 345-67-8901", ["a@example.net"]);
+  m.loop = { route: "clean", hops: 1 };
+  const r = await run(m);
+  t.equal(r.deliveries[0]?.route, "tls", "PHI under a reused clean stamp is still found");
+});

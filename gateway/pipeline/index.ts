@@ -145,15 +145,17 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     // Mail sealgate made itself (DSNs, notices) carries no user content to scan.
     if (message.origin !== "ingress") return { action: "allow", rules: [], findings: [] };
     if (message.loop) {
-      // A valid, fresh stamp: processed before. Keep its route class; never relax it.
       await store.recordEvent({
         queueId: message.id,
         name: "pipeline:loop",
         data: { hops: message.loop.hops, route: message.loop.route },
       });
-      return message.loop.route === "sensitive"
-        ? { action: "encrypt", method: "auto", rules: ["loop-guard"], findings: [] }
-        : { action: "allow", rules: ["loop-guard"], findings: [] };
+      // A valid, fresh stamp: processed before. A sensitive verdict is kept, never relaxed,
+      // and not re-wrapped. A clean stamp proves nothing about these bytes (anyone who got a
+      // copy has seen it), so the message is scanned again like any other.
+      if (message.loop.route === "sensitive") {
+        return { action: "encrypt", method: "auto", rules: ["loop-guard"], findings: [] };
+      }
     }
     try {
       return await options.policy().evaluate({
