@@ -196,3 +196,29 @@ t.test("the value is found in a ZIP and in a ZIP inside a ZIP", async (t) => {
   );
   t.same(x.unscannable, []);
 });
+
+t.test("PPTX slides and notes, and OpenDocument text and sheets, are read", async (t) => {
+  const pptx = makeZip({
+    "[Content_Types].xml": "<Types/>",
+    "ppt/presentation.xml": "<p:presentation/>",
+    "ppt/slides/slide2.xml": `<p:sld><a:p><a:r><a:t>Second: ${VALUE}</a:t></a:r></a:p></p:sld>`,
+    "ppt/slides/slide1.xml": "<p:sld><a:p><a:r><a:t>First</a:t></a:r></a:p></p:sld>",
+    "ppt/notesSlides/notesSlide1.xml": "<p:notes><a:p><a:t>Speaker note</a:t></a:p></p:notes>",
+  });
+  const type = "application/vnd.openxmlformats-officedocument.presentationml.presentation";
+  const x = await extract(withAttachment("deck.pptx", type, pptx));
+  t.match(found(x)?.text ?? "", /^First\n+Second: 345-67-8901\n+Speaker note/);
+
+  const ods = makeZip({
+    mimetype: "application/vnd.oasis.opendocument.spreadsheet",
+    "content.xml":
+      '<office:document-content><office:body><office:spreadsheet><table:table table:name="Pts">' +
+      "<table:table-row><table:table-cell><text:p>SSN</text:p></table:table-cell>" +
+      '<table:table-cell table:number-columns-repeated="2"/>' +
+      `<table:table-cell><text:p>${VALUE}</text:p></table:table-cell></table:table-row>` +
+      "</table:table></office:spreadsheet></office:body></office:document-content>",
+  });
+  const y = await extract(withAttachment("list.ods", "application/octet-stream", ods));
+  t.equal(found(y)?.source, "attachment:list.ods#Pts");
+  t.same(found(y)?.table, [["SSN", "", "", VALUE]]);
+});

@@ -3,6 +3,8 @@ import { ExtractError, type ExtractContext } from "./context.js";
 import { csvRows } from "./csv.js";
 import { docxText } from "./docx.js";
 import { htmlToText } from "./html.js";
+import { odfContent, odfType } from "./odf.js";
+import { pptxText } from "./pptx.js";
 import { extractMessage } from "./message.js";
 import { pdfPages } from "./pdf.js";
 import { rtfToText } from "./rtf.js";
@@ -27,6 +29,7 @@ export interface FileFacts {
 
 const DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+const PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation";
 const MAX_CELLS = 2_000_000;
 
 const BY_EXTENSION: Record<string, string> = {
@@ -128,6 +131,22 @@ async function readZip(ctx: ExtractContext, buf: Buffer, facts: FileFacts) {
         ctx.addTable(`${facts.source}#${sheet.name}`, "attachment", sheet.rows);
       }
       return XLSX;
+    }
+
+    if (zip.has("ppt/presentation.xml")) {
+      ctx.addText(facts.source, "attachment", await pptxText(zip));
+      return PPTX;
+    }
+    const odf = await odfType(zip);
+    if (odf) {
+      const content = await odfContent(zip, odf, MAX_CELLS);
+      if (content.kind === "text") ctx.addText(facts.source, "attachment", content.text);
+      else {
+        for (const sheet of content.sheets) {
+          ctx.addTable(`${facts.source}#${sheet.name}`, "attachment", sheet.rows);
+        }
+      }
+      return odf;
     }
 
     for (const entry of zip.list()) {
