@@ -1,9 +1,8 @@
 import t from "tap";
 import { openStore } from "../gateway/store/index.js";
 import { startChildGateway, writeGatewayConfig } from "./helpers/gateway.js";
-import { startPostfix } from "./helpers/postfix.js";
+import { requirePostfix, startPostfix } from "./helpers/postfix.js";
 import { RawSmtpClient } from "./helpers/smtp-client.js";
-import { requireTools } from "./helpers/tools.js";
 
 /**
  * The durability promise, end to end: sealgate runs as its own process (the real CLI), is
@@ -14,7 +13,7 @@ import { requireTools } from "./helpers/tools.js";
 t.test(
   "a message answered 250 survives SIGKILL and is delivered exactly once after restart",
   async (t) => {
-    if (!requireTools(t, "postfix")) return;
+    if (!requirePostfix(t)) return;
     const pf = await startPostfix(t);
     await pf.pause();
     const files = writeGatewayConfig({

@@ -1,8 +1,7 @@
 import t from "tap";
 import { runCli, startTestGateway, waitForEvent } from "./helpers/gateway.js";
-import { startPostfix, type PostfixOptions } from "./helpers/postfix.js";
+import { requirePostfix, startPostfix, type PostfixOptions } from "./helpers/postfix.js";
 import { swaks } from "./helpers/swaks.js";
-import { requireTools } from "./helpers/tools.js";
 
 /**
  * Retries and bounces against a real next hop: a Postfix whose recipient restrictions answer
@@ -38,7 +37,7 @@ function headerOf(raw: Buffer, name: string): string | undefined {
 t.test(
   "a 450 from the next hop is retried and the message is delivered once it accepts",
   async (t) => {
-    if (!requireTools(t, "swaks", "postfix")) return;
+    if (!requirePostfix(t, "swaks")) return;
     const pf = await startPostfix(t, refusing({ "busy@postfix.test": "450 4.2.1 mailbox busy" }));
     const gw = await startTestGateway(t, smarthostTo(pf.port));
 
@@ -85,7 +84,7 @@ t.test(
 );
 
 t.test("a 550 from the next hop bounces an RFC 3464 report to the sender", async (t) => {
-  if (!requireTools(t, "swaks", "postfix")) return;
+  if (!requirePostfix(t, "swaks")) return;
   const pf = await startPostfix(
     t,
     refusing({ "gone@postfix.test": "550 5.1.1 mailbox unavailable" }),

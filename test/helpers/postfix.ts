@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import type { Test } from "tap";
+import { requireTools } from "./tools.js";
 
 const run = promisify(execFile);
 
@@ -337,6 +338,24 @@ export class PostfixInstance {
     const pid = Number(readFileSync(file, "utf8").trim());
     return Number.isInteger(pid) && pid > 0 ? pid : null;
   }
+}
+
+/**
+ * Like requireTools, for tests that start Postfix: the tools must be installed and the test
+ * must run as root (Postfix's master starts as root and drops to the postfix user). Skips on
+ * a developer's machine, fails under SEALGATE_REQUIRE_TOOLS=1.
+ */
+export function requirePostfix(t: Test, ...otherTools: string[]): boolean {
+  if (!requireTools(t, "postfix", "postconf", ...otherTools)) return false;
+  if (process.getuid?.() === 0) return true;
+  const msg = "needs root to start a private Postfix instance (.ci/run runs as root)";
+  if (process.env.SEALGATE_REQUIRE_TOOLS === "1") {
+    t.fail(`${msg}; SEALGATE_REQUIRE_TOOLS=1 forbids skipping`);
+  } else {
+    t.comment(`skipped: ${msg}`);
+    t.pass(`skipped: ${msg}`, { skip: msg });
+  }
+  return false;
 }
 
 /** Starts a Postfix instance for this test and stops it when the test ends, pass or fail. */
