@@ -52,8 +52,10 @@ export interface ProbeOptions {
   maxAttempts?: number | undefined;
 }
 
-/** A failure kind that says something about the host's TLS, not about reaching it. */
-function isTlsVerdict(check: HostCheck): boolean {
+type HostFailed = Extract<HostCheck, { ok: false }>;
+
+/** A failure that says something about the host's TLS or SMTP, not about reaching it. */
+function isVerdict(check: HostCheck): check is HostFailed {
   return !check.ok && check.failure !== "unreachable";
 }
 
@@ -88,11 +90,11 @@ export async function probeDomainTls(domain: string, o: ProbeOptions): Promise<T
     };
   }
 
-  const checks: HostCheck[] = [];
-  let budget = o.maxAttempts ?? 6;
-  for (const hop of hops) {
+  const failures: HostFailed[] = [];
+  const maxAttempts = o.maxAttempts ?? 6;
+  hosts: for (const hop of hops) {
     for (const address of hop.addresses) {
-      if (budget-- <= 0) break;
+      if (failures.length >= maxAttempts) break hosts;
       const check = await checkHostTls(hop.name, {
         address,
         port: o.port,
@@ -105,16 +107,13 @@ export async function probeDomainTls(domain: string, o: ProbeOptions): Promise<T
         const proof = mtaSts === "enforce" ? "mta-sts" : "certificate";
         return { verified: true, mx: hop.name, tlsVersion: check.tlsVersion, mtaSts, proof };
       }
-      checks.push(check);
-      // The host spoke for its own TLS; its other addresses would tell the same.
-      if (isTlsVerdict(check)) break;
+      failures.push(check);
+      // The host has answered for its TLS; its other addresses would say the same.
+      if (isVerdict(check)) continue hosts;
     }
   }
-  const verdict = checks.find(isTlsVerdict) ?? checks[0];
-  const reason =
-    verdict && isTlsVerdict(verdict) && !verdict.ok
-      ? verdict.reason
-      : `no MX reachable for ${domain}`;
+  // The most preferred host that answered explains best; otherwise nobody answered.
+  const reason = failures.find(isVerdict)?.reason ?? `no MX reachable for ${domain}`;
   return { verified: false, reason, mtaSts };
 }
 

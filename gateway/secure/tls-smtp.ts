@@ -41,10 +41,7 @@ function codeOf(err: unknown): string {
 }
 
 /** A TLS error as a failure kind and a reason naming the host and the error code. */
-export function describeTlsError(
-  err: unknown,
-  host: string,
-): { failure: HostFailure; reason: string } {
+function describeTlsError(err: unknown, host: string): { failure: HostFailure; reason: string } {
   const code = codeOf(err);
   if (CERT_CODES.test(code)) {
     return { failure: "certificate", reason: `certificate does not verify for ${host}: ${code}` };
