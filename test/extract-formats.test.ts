@@ -1,3 +1,5 @@
+import * as asn1js from "asn1js";
+import * as pkijs from "pkijs";
 import t from "tap";
 import { extract, type Extraction } from "../policy/extract/index.js";
 import {
@@ -221,4 +223,30 @@ t.test("PPTX slides and notes, and OpenDocument text and sheets, are read", asyn
   const y = await extract(withAttachment("list.ods", "application/octet-stream", ods));
   t.equal(found(y)?.source, "attachment:list.ods#Pts");
   t.same(found(y)?.table, [["SSN", "", "", VALUE]]);
+});
+
+t.test("an opaque S/MIME signed message is read from inside its CMS wrapper", async (t) => {
+  const inner = Buffer.from(`Content-Type: text/plain; charset=utf-8\r\n\r\nSSN ${VALUE}\r\n`);
+  const signed = new pkijs.SignedData({
+    version: 1,
+    encapContentInfo: new pkijs.EncapsulatedContentInfo({
+      eContentType: "1.2.840.113549.1.7.1",
+      eContent: new asn1js.OctetString({ valueHex: inner }),
+    }),
+  });
+  const info = new pkijs.ContentInfo({
+    contentType: "1.2.840.113549.1.7.2",
+    content: signed.toSchema(true),
+  });
+  const raw = message({
+    body: {
+      type: 'application/pkcs7-mime; smime-type=signed-data; name="smime.p7m"',
+      encoding: "base64",
+      disposition: 'attachment; filename="smime.p7m"',
+      body: Buffer.from(info.toSchema().toBER(false)),
+    },
+  });
+  const x = await extract(raw);
+  t.equal(found(x)?.source, "attachment:smime.p7m/body");
+  t.same(x.unscannable, []);
 });

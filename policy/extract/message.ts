@@ -2,6 +2,7 @@ import { extractFile } from "./attachments.js";
 import { decodeText } from "./charset.js";
 import { ExtractError, type ExtractContext } from "./context.js";
 import { htmlToText } from "./html.js";
+import { signedContent } from "./pkcs7.js";
 import { decodedHeaders, partFilename, splitMessage, type Leaf, type MimeNode } from "./mime.js";
 
 /**
@@ -38,10 +39,10 @@ function isBodyPart(node: MimeNode, filename: string | null): boolean {
   return node.disposition !== "attachment" && filename === null;
 }
 
-/** S/MIME per RFC 8551 section 3.2: enveloped data is encrypted, opaque signed data unread. */
-function pkcs7Reason(node: MimeNode): "encrypted" | "unsupported" {
+/** S/MIME per RFC 8551 section 3.2.2: opaque signed data is readable, enveloped data is not. */
+function isSignedData(node: MimeNode): boolean {
   const ct = node.headers ? node.headers.getFirst("content-type") : "";
-  return /smime-type\s*=\s*"?(signed-data|certs-only)/i.test(ct) ? "unsupported" : "encrypted";
+  return /smime-type\s*=\s*"?signed-data/i.test(ct);
 }
 
 interface PartFacts {
@@ -128,7 +129,12 @@ async function extractLeaf(ctx: ExtractContext, leaf: Leaf, place: Place, names:
   const source = sourceIn(place.prefix, `attachment:${name}`);
   if (/^application\/(x-)?pkcs7-mime$/.test(type)) {
     ctx.attachment(info(source, { filename, type, body }));
-    ctx.unscannable(source, pkcs7Reason(node));
+    await ctx.guard(source, async () => {
+      if (body === null) throw new ExtractError("over-budget");
+      if (!isSignedData(node)) throw new ExtractError("encrypted");
+      const entity = signedContent(body);
+      await extractMessage(ctx, entity, { prefix: source, depth: place.depth + 1 });
+    });
     return;
   }
   if (type === "application/pgp-encrypted") {
