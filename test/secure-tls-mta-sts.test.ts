@@ -4,7 +4,7 @@ import path from "node:path";
 import { rootCertificates } from "node:tls";
 import t from "tap";
 import { MtaStsResolver } from "../gateway/secure/mta-sts.js";
-import { createTlsProber } from "../gateway/secure/tls-probe.js";
+import { createTlsProber, describeProbe } from "../gateway/secure/tls-probe.js";
 import { testConfig } from "./helpers/deliveries.js";
 import { startDnsServer } from "./helpers/dns-server.js";
 import { startHttpsServer } from "./helpers/https-server.js";
@@ -97,6 +97,7 @@ t.test("an enforce policy counts as proof and its MX patterns are honoured", asy
     mtaSts: "enforce",
     proof: "mta-sts",
   });
+  t.equal(describeProbe(result), "mx.enforce.test, verified (TLSv1.3), MTA-STS enforce");
 });
 
 t.test("without a policy the first MX with a verified certificate is the answer", async (t) => {
@@ -112,6 +113,10 @@ t.test("an enforce policy that matches no MX host leaves nothing verified", asyn
     reason: "no MX of stray.test matches its MTA-STS policy (rogue.other.test)",
     mtaSts: "enforce",
   });
+  t.equal(
+    describeProbe(result),
+    "no MX of stray.test matches its MTA-STS policy (rogue.other.test), MTA-STS enforce",
+  );
   t.equal(sink.connections, before, "the non-matching MX was never contacted");
 });
 

@@ -117,6 +117,17 @@ export async function probeDomainTls(domain: string, o: ProbeOptions): Promise<T
   return { verified: false, reason, mtaSts };
 }
 
+/**
+ * The probe's answer as the reason part of a routing event, e.g. "mx1.example.net, verified
+ * (TLSv1.3), MTA-STS enforce" or "no STARTTLS on mx1.example.net". Host names and codes only.
+ */
+export function describeProbe(result: TlsProbeResult): string {
+  if (result.verified) {
+    return `${result.mx}, verified (${result.tlsVersion}), MTA-STS ${result.mtaSts}`;
+  }
+  return result.mtaSts === "none" ? result.reason : `${result.reason}, MTA-STS ${result.mtaSts}`;
+}
+
 export interface TlsProberOptions extends ProbeOptions {
   /** Milliseconds a verified answer is kept. Default 3600000. */
   cacheTtlMs?: number | undefined;
