@@ -1,10 +1,9 @@
-import { DRUG_NAMES } from "../dictionaries/drugs.js";
 import { isIcd10Category } from "../dictionaries/icd10-categories.js";
-import { MEDICAL_TERMS } from "../dictionaries/medical-terms.js";
 import type { Confidence } from "../types.js";
 import { ContextWords, digitsContinue, hasContext, inOtherRole } from "./context.js";
 import { push } from "./ids.js";
 import type { Detector, DetectorMatch, SegmentView } from "./types.js";
+import { WordTrie } from "./words.js";
 
 /**
  * Health information: diagnosis and procedure codes, drugs, clinical words and lab values.
@@ -71,52 +70,18 @@ export const cptDetector: Detector = {
   },
 };
 
-/**
- * A dictionary of words and phrases matched as whole words. Single words are looked up in a
- * set while the text is tokenised once; phrases are checked from their first word.
- */
+/** A dictionary of words and phrases matched as whole words (policy keyword lists). */
 export class Dictionary {
-  readonly #words = new Set<string>();
-  readonly #phrases = new Map<string, string[][]>();
+  readonly #trie = new WordTrie();
 
   constructor(terms: readonly string[]) {
-    for (const term of terms) {
-      const words = term.toLowerCase().split(/[\s]+/).filter((w) => w.length > 0);
-      const first = words[0];
-      if (first === undefined) continue;
-      if (words.length === 1) this.#words.add(first);
-      else this.#phrases.set(first, [...(this.#phrases.get(first) ?? []), words.slice(1)]);
-    }
+    this.#trie.addAll(terms, "term");
   }
 
-  /** Calls fn for each whole-word occurrence with its span in the text. */
+  /** Calls fn for each whole-word occurrence with its span in the lower-cased text. */
   scan(lower: string, fn: (start: number, end: number, term: string) => void): void {
-    const re = /[a-z0-9][a-z0-9'-]*[a-z0-9]|[a-z]/g;
-    for (let m = re.exec(lower); m !== null; m = re.exec(lower)) {
-      const word = m[0];
-      const start = m.index;
-      if (this.#words.has(word)) fn(start, start + word.length, word);
-      const phrases = this.#phrases.get(word);
-      if (phrases === undefined) continue;
-      for (const rest of phrases) {
-        const end = matchPhrase(lower, start + word.length, rest);
-        if (end !== -1) fn(start, end, lower.slice(start, end).replace(/\s+/g, " "));
-      }
-    }
+    for (const hit of this.#trie.scan(lower)) fn(hit.start, hit.end, hit.term);
   }
-}
-
-function matchPhrase(lower: string, from: number, rest: string[]): number {
-  let pos = from;
-  for (const word of rest) {
-    const space = /^[\s-]+/.exec(lower.slice(pos, pos + 8));
-    if (space === null) return -1;
-    pos += space[0].length;
-    if (!lower.startsWith(word, pos)) return -1;
-    pos += word.length;
-  }
-  const after = lower.charCodeAt(pos);
-  return (after >= 97 && after <= 122) || (after >= 48 && after <= 57) ? -1 : pos;
 }
 
 const DOSE_RE = /\d+(?:\.\d+)?\s?(?:mg|mcg|µg|g|ml|units?|iu|tabs?|tablets?|caps?|capsules?|puffs?|%)(?![a-z])/;
@@ -125,13 +90,13 @@ const DRUG_CONTEXT = new ContextWords([
   "taking", "started", "dose", "dosage", "mg", "daily", "twice", "nightly", "as needed", "prn",
 ]);
 
-export function dictionaryDetector(name: string, terms: readonly string[], dose: boolean): Detector {
-  const dictionary = new Dictionary(terms);
+/** A detector over one kind of the shared vocabulary; drugs gain confidence from a dose. */
+export function dictionaryDetector(name: string, kind: string, dose: boolean): Detector {
   return {
     name,
     strength: 1,
     detect(view: SegmentView, out: DetectorMatch[]) {
-      dictionary.scan(view.lower, (start, end, term) => {
+      for (const { start, end, term } of view.words(kind)) {
         let confidence: Confidence = "medium";
         if (dose) {
           const after = view.lower.slice(end, end + 40);
@@ -140,28 +105,20 @@ export function dictionaryDetector(name: string, terms: readonly string[], dose:
           }
         }
         push(out, view, { start, end, confidence, key: term }, name);
-      });
+      }
     },
   };
 }
 
-export const drugDetector = dictionaryDetector("drug", DRUG_NAMES, true);
-export const medicalTermDetector = dictionaryDetector("medical-term", MEDICAL_TERMS, false);
+export const drugDetector = dictionaryDetector("drug", "drug", true);
+export const medicalTermDetector = dictionaryDetector("medical-term", "medical-term", false);
 
-const LABS = [
-  "a1c", "hba1c", "hemoglobin a1c", "glucose", "inr", "pt/inr", "potassium", "sodium", "creatinine",
-  "egfr", "bun", "ldl", "hdl", "ldl cholesterol", "triglycerides", "tsh", "t4", "psa", "wbc",
-  "hemoglobin", "hgb", "hematocrit", "platelets", "anc", "alt", "ast", "troponin", "bnp",
-  "cholesterol", "ferritin", "vitamin d", "albumin", "bilirubin", "calcium", "magnesium",
-  "lactate", "crp", "esr", "phq-9", "gad-7", "urine albumin/creatinine", "viral load", "cd4",
-  "blood pressure", "bp", "spo2", "oxygen saturation",
-];
-const LAB_RE = new RegExp(
-  `(?<![a-z0-9_])(?:${LABS.sort((a, b) => b.length - a.length).map((l) => l.replace(/[/.]/g, "\\$&")).join("|")})` +
-    `(?![a-z0-9_])[^\\S\\n]*(?:\\([^)\\n]{1,20}\\))?[^\\S\\n]*(?:[:=]|(?:was|is|of|at|level|result)\\b)?[^\\S\\n]*` +
+/** What may stand between a lab's name and its value: a unit in brackets, ":", "was", "from". */
+const LAB_VALUE = new RegExp(
+  `[^\\S\\n]*(?:\\([^)\\n]{1,20}\\))?[^\\S\\n]*(?:[:=]|(?:was|is|of|at|level|result)\\b)?[^\\S\\n]*` +
     `(?:(?:has\\s+)?(?:improved|increased|decreased|dropped|risen)\\s+from\\s+)?` +
     `[<>]?\\d+(?:\\.\\d+)?(?:/\\d+)?(?![\\d_])`,
-  "g",
+  "y",
 );
 const LAB_RESULT_CONTEXT = new ContextWords(["result", "results", "lab", "labs", "level", "value", "critical"]);
 
@@ -169,12 +126,16 @@ export const labResultDetector: Detector = {
   name: "lab-result",
   strength: 1,
   detect(view, out) {
-    for (const m of view.lower.matchAll(LAB_RE)) {
-      const start = m.index;
-      const end = start + m[0].length;
+    for (const hit of view.words("lab")) {
+      if (view.lower.charCodeAt(hit.end) === 95) continue;
+      LAB_VALUE.lastIndex = hit.end;
+      const m = LAB_VALUE.exec(view.lower);
+      if (m === null) continue;
+      const start = hit.start;
+      const end = hit.end + m[0].length;
       if (digitsContinue(view.text, start, end)) continue;
       const context = hasContext(view, { start, end }, { words: LAB_RESULT_CONTEXT });
-      const key = m[0].replace(/\s+/g, " ");
+      const key = view.lower.slice(start, end).replace(/\s+/g, " ");
       push(out, view, { start, end, confidence: context ? "high" : "medium", key }, this.name);
     }
   },

@@ -1,4 +1,5 @@
 import type { SegmentView } from "./types.js";
+import { WordTrie } from "./words.js";
 
 /**
  * Context words: whole words or phrases near a candidate that make it more (or less) likely to
@@ -6,33 +7,20 @@ import type { SegmentView } from "./types.js";
  * not match inside "lessons" while "SSN#" and "SS#" still count.
  */
 export class ContextWords {
-  readonly #re: RegExp;
-  readonly #global: RegExp;
+  readonly #trie = new WordTrie();
 
   constructor(words: readonly string[]) {
-    const alternatives = [...words]
-      .map((w) => w.toLowerCase().trim())
-      .filter((w) => w.length > 0)
-      .sort((a, b) => b.length - a.length)
-      .map((w) => escapeRegex(w).replace(/\\? +/g, "[\\s_-]+"));
-    const body = `(?<![a-z0-9])(?:${alternatives.join("|") || "(?!)"})(?![a-z])`;
-    this.#re = new RegExp(body);
-    this.#global = new RegExp(body, "g");
+    this.#trie.addAll(words, "context");
   }
 
-  /** True when the (lower-cased) text holds one of the words. */
-  test(lowerText: string): boolean {
-    return this.#re.test(lowerText);
+  /** True when lowerText[from, to) holds one of the words. */
+  test(lowerText: string, from = 0, to = lowerText.length): boolean {
+    return this.#trie.test(lowerText, from, to);
   }
 
-  /** End offset of the last occurrence within lowerText, or -1. */
-  lastEnd(lowerText: string): number {
-    let end = -1;
-    this.#global.lastIndex = 0;
-    for (let m = this.#global.exec(lowerText); m !== null; m = this.#global.exec(lowerText)) {
-      end = m.index + m[0].length;
-    }
-    return end;
+  /** End offset of the last occurrence within lowerText[from, to), or -1. */
+  lastEnd(lowerText: string, from = 0, to = lowerText.length): number {
+    return this.#trie.lastEnd(lowerText, from, to);
   }
 }
 
@@ -61,7 +49,7 @@ export function hasContext(
     const eol = view.text.indexOf("\n", span.end);
     to = Math.min(to, eol === -1 ? view.text.length : eol);
   }
-  if (options.words.test(view.lower.slice(from, to))) return true;
+  if (options.words.test(view.lower, from, to)) return true;
   const header = view.headerAt(span.start);
   return header !== undefined && options.words.test(header);
 }

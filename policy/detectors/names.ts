@@ -13,21 +13,17 @@ import { forEachCell, type Detector, type DetectorMatch, type SegmentView } from
 const TOKEN = "(?:\\p{Lu}[\\p{Ll}'’]+(?:-\\p{Lu}\\p{Ll}+)?|\\p{Lu}{2,}(?:[-'’]\\p{Lu}+)?)";
 const NAME = `(?:${TOKEN},[^\\S\\n]+${TOKEN}(?:[^\\S\\n]+\\p{Lu}\\.?(?!\\p{L}))?|${TOKEN}(?:[^\\S\\n]+(?:${TOKEN}|\\p{Lu}\\.)){1,3})`;
 const NAME_AT = new RegExp(`[\\s:,\\-–]*(${NAME})`, "uy");
-const NAME_THEN_DOB = new RegExp(
-  `(?<![\\p{L}.])(${NAME})[^\\S\\n]*[,(–-]?[^\\S\\n]*` +
-    `(?:DOB|D\\.O\\.B|dob|[Dd]ate of [Bb]irth|[Bb]orn|[Bb]irthday|[Bb]irth [Dd]ate)(?![\\p{L}])`,
-  "gu",
-);
+/** A name right before a birth word: "Olufemi Whitaker, born …", "Ashby, Tamar - DOB …". */
+const NAME_BEFORE_DOB = new RegExp(`(?<![\\p{L}.])(${NAME})[^\\S\\n]*[,(–-]?[^\\S\\n]*$`, "u");
 /** A label and a name run together, as PDF and table text often is: "Patient Jane Roe MRN …". */
 const NAME_THEN_ID = new RegExp(
   `^[^\\S\\n]+(${TOKEN}(?:[^\\S\\n]+${TOKEN}){1,2}?)[^\\S\\n]+(?:MRN|DOB|D\\.O\\.B|Member ID|ID|Date of birth|Sex|Age|Acct)(?![\\p{L}])`,
   "u",
 );
-const GREETING = new RegExp(`(?<![\\p{L}])(?:Dear|Hi|Hello)[^\\S\\n]+(${NAME})[^\\S\\n]*[,:!]`, "gu");
-const HONORIFIC = new RegExp(
-  `(?<![\\p{L}])(?:Mr|Mrs|Ms|Miss|Mx|Sr|Sra|Srta)\\.?[^\\S\\n]+(${TOKEN}(?:[^\\S\\n]+${TOKEN}){0,2})`,
-  "gu",
-);
+/** After "Dear", "Hi" or "Hello": a full name and the greeting's punctuation. */
+const GREETED = new RegExp(`[^\\S\\n]+(${NAME})[^\\S\\n]*[,:!]`, "uy");
+/** After "Mr", "Mrs", "Ms", "Sra" …: an optional dot and one to three name words. */
+const HONOURED = new RegExp(`\\.?[^\\S\\n]+(${TOKEN}(?:[^\\S\\n]+${TOKEN}){0,2})`, "uy");
 
 /**
  * Labels count only when something separates them from the name ("Patient: …", "Member,
@@ -39,21 +35,6 @@ const PHRASE_LABELS = new Set([
   "my mother", "my father", "my son", "my daughter", "my wife", "my husband",
 ]);
 const LABEL_SEPARATOR = /^[^\S\n]*(?:[:\t,–]|-\s|\n)/;
-
-const PATIENT_LABELS = [
-  "patient", "patient name", "pt", "pt name", "member", "member name", "subscriber", "insured",
-  "claimant", "beneficiary", "resident", "client", "guarantor", "responsible party", "my patient",
-  "our patient", "mutual patient", "shared patient", "your patient", "the patient", "my mother",
-  "my father", "my son", "my daughter", "my wife", "my husband",
-];
-const OTHER_LABELS = ["name", "re", "regarding", "full name", "legal name"];
-const LABEL_RE = new RegExp(
-  `(?<![a-z0-9])(${[...PATIENT_LABELS, ...OTHER_LABELS]
-    .sort((a, b) => b.length - a.length)
-    .join("|")})(?![a-z0-9])`,
-  "g",
-);
-const PATIENT_LABEL_SET = new Set(PATIENT_LABELS);
 
 const NAME_HEADERS = new ContextWords([
   "patient", "patient name", "name", "first name", "last name", "given name", "surname",
@@ -109,27 +90,33 @@ export const patientNameDetector: Detector = {
       push(out, view, { start, end, confidence: c, key: nameKey(name) }, "patient-name");
     };
 
-    for (const m of view.lower.matchAll(LABEL_RE)) {
-      const labelEnd = m.index + m[0].length;
-      if (!PHRASE_LABELS.has(m[1] ?? "") && !LABEL_SEPARATOR.test(text.slice(labelEnd, labelEnd + 4))) {
-        const joined = NAME_THEN_ID.exec(text.slice(labelEnd, labelEnd + 80));
-        if (joined?.[1] !== undefined) found(labelEnd + joined[0].indexOf(joined[1]), joined[1], "high");
-        continue;
+    for (const kind of ["label:patient", "label:name"]) {
+      for (const hit of view.words(kind)) {
+        const labelEnd = hit.end;
+        if (!PHRASE_LABELS.has(hit.term) && !LABEL_SEPARATOR.test(text.slice(labelEnd, labelEnd + 4))) {
+          const joined = NAME_THEN_ID.exec(text.slice(labelEnd, labelEnd + 80));
+          if (joined?.[1] !== undefined) found(labelEnd + joined[0].indexOf(joined[1]), joined[1], "high");
+          continue;
+        }
+        NAME_AT.lastIndex = labelEnd;
+        const n = NAME_AT.exec(text);
+        if (n === null || n[1] === undefined) continue;
+        if (n[0].slice(0, n[0].length - n[1].length).includes("\n\n")) continue;
+        const start = NAME_AT.lastIndex - n[1].length;
+        found(start, n[1], kind === "label:patient" ? "high" : "medium");
       }
-      NAME_AT.lastIndex = labelEnd;
-      const n = NAME_AT.exec(text);
-      if (n === null || n[1] === undefined) continue;
-      if (/\n/.test(n[0].slice(0, n[0].length - n[1].length)) && n[0].includes("\n\n")) continue;
-      const start = NAME_AT.lastIndex - n[1].length;
-      found(start, n[1], PATIENT_LABEL_SET.has(m[1] ?? "") ? "high" : "medium");
     }
-    for (const m of text.matchAll(NAME_THEN_DOB)) {
-      if (m[1] !== undefined) found(m.index, m[1], "high");
+    for (const hit of view.words("dob-context")) {
+      const from = Math.max(0, hit.start - 60);
+      const m = NAME_BEFORE_DOB.exec(text.slice(from, hit.start));
+      if (m?.[1] !== undefined) found(from + m.index, m[1], "high");
     }
-    for (const re of [GREETING, HONORIFIC]) {
-      for (const m of text.matchAll(re)) {
-        if (m[1] === undefined) continue;
-        found(m.index + m[0].indexOf(m[1]), m[1], "medium");
+    for (const [kind, re] of [["greeting", GREETED], ["honorific", HONOURED]] as const) {
+      for (const hit of view.words(kind)) {
+        if (!/\p{Lu}/u.test(text[hit.start] ?? "")) continue;
+        re.lastIndex = hit.end;
+        const m = re.exec(text);
+        if (m?.[1] !== undefined) found(re.lastIndex - m[0].length + m[0].indexOf(m[1]), m[1], "medium");
       }
     }
     tableNames(view, out);

@@ -1,5 +1,7 @@
 import type { TextSegment } from "../extract/types.js";
 import type { Confidence } from "../types.js";
+import { VOCABULARY } from "./vocabulary.js";
+import type { WordHit } from "./words.js";
 
 /** One place a detector found something. Positions index the segment's normalised text. */
 export interface DetectorMatch {
@@ -45,6 +47,7 @@ export class SegmentView {
   readonly text: string;
   #lineStarts: number[] | undefined;
   #lower: string | undefined;
+  #words: Map<string, WordHit[]> | undefined;
 
   constructor(segment: TextSegment, index: number) {
     this.segment = segment;
@@ -56,6 +59,19 @@ export class SegmentView {
   get lower(): string {
     this.#lower ??= lowerSameLength(this.text);
     return this.#lower;
+  }
+
+  /** Hits of one kind of the shared vocabulary (see vocabulary.ts), in text order. */
+  words(kind: string): readonly WordHit[] {
+    if (this.#words === undefined) {
+      this.#words = new Map();
+      for (const hit of VOCABULARY.scan(this.lower)) {
+        const list = this.#words.get(hit.kind);
+        if (list === undefined) this.#words.set(hit.kind, [hit]);
+        else list.push(hit);
+      }
+    }
+    return this.#words.get(kind) ?? [];
   }
 
   /** For tabular segments: the row and column of a text offset, else undefined. */

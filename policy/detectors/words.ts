@@ -1,0 +1,174 @@
+/**
+ * One pass over a segment's lower-cased text finds every dictionary word and label the
+ * detectors ask about: a trie flattened into a transition table and walked by character code
+ * from each word start, with no allocation per word. Detectors then look only around these
+ * hits instead of running scans of their own, which keeps plain-text throughput high. The same
+ * structure answers "is a context word near?" for small windows.
+ */
+
+export interface WordHit {
+  start: number;
+  end: number;
+  /** The term as listed (lower case, single spaces). */
+  term: string;
+  /** Which list it came from, e.g. "drug", "label:mrn". */
+  kind: string;
+}
+
+/** Symbol per ASCII code: a-z, 0-9 and the punctuation terms use; -1 for anything else. */
+const SYMBOL = new Int8Array(128).fill(-1);
+const PUNCT = "#/.'&+%®";
+for (let c = 97; c <= 122; c++) SYMBOL[c] = c - 97;
+for (let c = 48; c <= 57; c++) SYMBOL[c] = 26 + c - 48;
+for (let i = 0; i < PUNCT.length; i++) {
+  const code = PUNCT.charCodeAt(i);
+  if (code < 128) SYMBOL[code] = 36 + i;
+}
+const GAP_SYMBOL = 36 + PUNCT.length;
+const SYMBOLS = GAP_SYMBOL + 1;
+
+function isAlnum(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 48 && c <= 57);
+}
+
+/**
+ * A term ending in a letter may be followed by a digit ("MRN34312787", "DOB11/06/1947") but
+ * not by a letter; one ending in a digit by neither; one ending in punctuation by anything.
+ */
+function endsWord(last: number, after: number): boolean {
+  if (last >= 97 && last <= 122) return !((after >= 97 && after <= 122) || after > 127);
+  if (last >= 48 && last <= 57) return !(isAlnum(after) || after > 127);
+  return true;
+}
+
+/** Characters a space in a term stands for: spaces, tabs, line breaks, "_", "-", NBSP. */
+function isGap(c: number): boolean {
+  return c === 32 || c === 9 || c === 10 || c === 13 || c === 95 || c === 45 || c === 160;
+}
+
+export class WordTrie {
+  #next = new Int32Array(SYMBOLS * 64);
+  #terminal = new Uint8Array(64);
+  #nodes = 1;
+  readonly #ends = new Map<number, { term: string; kind: string }[]>();
+
+  add(term: string, kind: string): void {
+    const t = term.toLowerCase().trim().replace(/\s+/g, " ");
+    let node = 0;
+    for (let i = 0; i < t.length; i++) {
+      const c = t.charCodeAt(i);
+      const symbol = c === 32 ? GAP_SYMBOL : c < 128 ? (SYMBOL[c] ?? -1) : -1;
+      if (symbol === -1) {
+        // A "-" inside a term also matches a gap; other characters cannot be matched.
+        if (c !== 45) return;
+        node = this.#child(node, GAP_SYMBOL);
+        continue;
+      }
+      node = this.#child(node, symbol);
+    }
+    if (node === 0) return;
+    if (node >= this.#terminal.length) {
+      const grown = new Uint8Array(this.#terminal.length * 2 + node);
+      grown.set(this.#terminal);
+      this.#terminal = grown;
+    }
+    this.#terminal[node] = 1;
+    const ends = this.#ends.get(node) ?? [];
+    if (!ends.some((e) => e.kind === kind)) ends.push({ term: t, kind });
+    this.#ends.set(node, ends);
+  }
+
+  addAll(terms: readonly string[], kind: string): this {
+    for (const term of terms) this.add(term, kind);
+    return this;
+  }
+
+  /** Every whole-word occurrence in `lower` (from `from` to `to`), in text order. */
+  scan(lower: string, from = 0, to = lower.length): WordHit[] {
+    const hits: WordHit[] = [];
+    this.#scan(lower, from, to, (start, end, e) => {
+      hits.push({ start, end, term: e.term, kind: e.kind });
+      return false;
+    });
+    return hits;
+  }
+
+  /** True when any term occurs whole in lower[from, to). */
+  test(lower: string, from = 0, to = lower.length): boolean {
+    let found = false;
+    this.#scan(lower, from, to, () => (found = true));
+    return found;
+  }
+
+  /** End offset of the last occurrence in lower[from, to), or -1. */
+  lastEnd(lower: string, from = 0, to = lower.length): number {
+    let last = -1;
+    this.#scan(lower, from, to, (_s, end) => {
+      last = Math.max(last, end);
+      return false;
+    });
+    return last;
+  }
+
+  #child(node: number, symbol: number): number {
+    const slot = node * SYMBOLS + symbol;
+    const existing = this.#next[slot] ?? 0;
+    if (existing !== 0) return existing;
+    if ((this.#nodes + 1) * SYMBOLS > this.#next.length) {
+      const grown = new Int32Array(this.#next.length * 2);
+      grown.set(this.#next);
+      this.#next = grown;
+    }
+    const created = this.#nodes++;
+    this.#next[slot] = created;
+    return created;
+  }
+
+  /** Walks from each word start; fn returns true to stop the scan. */
+  #scan(
+    lower: string,
+    from: number,
+    to: number,
+    fn: (start: number, end: number, e: { term: string; kind: string }) => boolean,
+  ): void {
+    const next = this.#next;
+    const terminal = this.#terminal;
+    const endsOf = this.#ends;
+    let prev = from > 0 ? lower.charCodeAt(from - 1) : 32;
+    for (let i = from; i < to; i++) {
+      const c = lower.charCodeAt(i);
+      const startsWord = !(isAlnum(prev) || prev > 127);
+      prev = c;
+      if (!startsWord || c >= 128) continue;
+      const symbol = SYMBOL[c] ?? -1;
+      if (symbol === -1) continue;
+      let node = next[symbol] ?? 0;
+      let j = i + 1;
+      while (node !== 0) {
+        const ends = terminal[node] === 1 ? endsOf.get(node) : undefined;
+        if (ends !== undefined) {
+          const last = lower.charCodeAt(j - 1);
+          const after = j < lower.length ? lower.charCodeAt(j) : 32;
+          if (endsWord(last, after)) {
+            for (const e of ends) if (fn(i, j, e)) return;
+          }
+        }
+        if (j >= to) break;
+        const d = lower.charCodeAt(j);
+        const s = d < 128 ? (SYMBOL[d] ?? -1) : -1;
+        const step = s === -1 ? 0 : (next[node * SYMBOLS + s] ?? 0);
+        if (step !== 0) {
+          node = step;
+          j++;
+          continue;
+        }
+        const gap = next[node * SYMBOLS + GAP_SYMBOL] ?? 0;
+        if (gap === 0 || !isGap(d)) break;
+        let k = j;
+        while (k < to && k - j < 8 && isGap(lower.charCodeAt(k))) k++;
+        node = gap;
+        j = k;
+      }
+    }
+  }
+}
