@@ -312,6 +312,18 @@ const cases: Case[] = [
     },
   ],
   [
+    "enqueue with received data records the smtp:received event with the message",
+    async (t, store) => {
+      const id = await store.enqueue(message(), { size: 123, recipients: 2, connector: "m365" });
+      const events = await store.events(id);
+      t.same(
+        events.map((e) => [e.name, e.data]),
+        [["smtp:received", { size: 123, recipients: 2, connector: "m365" }]],
+      );
+      t.same(await store.events(await store.enqueue(message())), [], "without it, no event");
+    },
+  ],
+  [
     "events come back in the order they were recorded, for their message only",
     async (t, store) => {
       const id = await store.enqueue(message());

@@ -240,7 +240,11 @@ export function createIngress(options: IngressOptions): Ingress {
     const { message } = decision;
     let queueId: string;
     try {
-      queueId = await store.enqueue(message);
+      queueId = await store.enqueue(message, {
+        size: decision.size,
+        recipients: rcptCount,
+        connector: message.connector,
+      });
     } catch (err) {
       s.refused++;
       logger.error(
@@ -264,13 +268,6 @@ export function createIngress(options: IngressOptions): Ingress {
       },
       "message queued",
     );
-    await recordReceived(store, {
-      logger,
-      queueId,
-      size: decision.size,
-      recipients: rcptCount,
-      connector: message.connector,
-    });
     try {
       options.onQueued?.(queueId);
     } catch (err) {
@@ -343,23 +340,4 @@ function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === "string") return code;
   return err instanceof Error ? err.name : "unknown";
-}
-
-/** Records smtp:received after the 250; the message is already safe, so a failure only logs. */
-async function recordReceived(
-  store: Store,
-  e: { logger: Logger; queueId: string; size: number; recipients: number; connector: string },
-): Promise<void> {
-  try {
-    await store.recordEvent({
-      queueId: e.queueId,
-      name: "smtp:received",
-      data: { size: e.size, recipients: e.recipients, connector: e.connector },
-    });
-  } catch (err) {
-    e.logger.warn(
-      { event: "smtp:received", queueId: e.queueId, errorCode: errorCode(err) },
-      "could not record the received event",
-    );
-  }
 }

@@ -161,8 +161,14 @@ export class PostgresStore implements Store {
   }
 
   /** A single INSERT commits on its own; with synchronous_commit on (the default) it is durable. */
-  async enqueue(message: NewMessage): Promise<string> {
-    return this.#insertMessage(this.#pool, message, new Date());
+  async enqueue(message: NewMessage, received?: Record<string, unknown>): Promise<string> {
+    const now = new Date();
+    if (!received) return this.#insertMessage(this.#pool, message, now);
+    return this.#transaction(async (client) => {
+      const queueId = await this.#insertMessage(client, message, now);
+      await this.#insertEvent(client, { queueId, name: "smtp:received", data: received }, now);
+      return queueId;
+    });
   }
 
   async leaseMessages(o: LeaseOptions): Promise<StoredMessage[]> {

@@ -189,8 +189,13 @@ export class SqliteStore implements Store {
       .run(e.queueId, e.name, e.recipient ?? null, e.data ? JSON.stringify(e.data) : null, now);
   }
 
-  async enqueue(message: NewMessage): Promise<string> {
-    return this.#db.transaction(() => this.#insertMessage(message, Date.now()))();
+  async enqueue(message: NewMessage, received?: Record<string, unknown>): Promise<string> {
+    return this.#db.transaction(() => {
+      const now = Date.now();
+      const queueId = this.#insertMessage(message, now);
+      if (received) this.#insertEvent({ queueId, name: "smtp:received", data: received }, now);
+      return queueId;
+    })();
   }
 
   async leaseMessages(o: LeaseOptions): Promise<StoredMessage[]> {

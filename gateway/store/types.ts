@@ -149,8 +149,11 @@ export interface QueueStats {
 
 export interface Store {
   readonly kind: "sqlite" | "postgres";
-  /** Stores the message durably; resolves only after the commit reached disk. */
-  enqueue(message: NewMessage): Promise<string>;
+  /**
+   * Stores the message durably; resolves only after the commit reached disk. With `received`,
+   * the smtp:received event (its data) is written in the same transaction: one sync, not two.
+   */
+  enqueue(message: NewMessage, received?: Record<string, unknown>): Promise<string>;
   /** Messages waiting for the pipeline, leased to one owner. */
   leaseMessages(options: LeaseOptions): Promise<StoredMessage[]>;
   /** Records the pipeline's plans and marks the message routed, in one transaction. */
