@@ -4,7 +4,9 @@ import path from "node:path";
 import * as asn1js from "asn1js";
 import { simpleParser } from "mailparser";
 import t from "tap";
-import { encryptSmime, protectHeaders, SmimeError } from "../certs/smime/index.js";
+import {
+  assertRecipientKeys, encryptSmime, protectHeaders, SmimeError,
+} from "../certs/smime/index.js";
 import { requireTools } from "./helpers/tools.js";
 import { ATTACHMENT, PDF, makePki, openssl, sampleMessage, type Party } from "./smime-fixtures.js";
 
@@ -140,4 +142,17 @@ t.test("bad input gets a clear error, not a crash", async (t) => {
   await t.rejects(encryptSmime(inner, { recipients: [garbage], outerHeaders: outer }), {
     code: "smime_bad_certificate",
   });
+});
+
+t.test("the read-back check refuses missing entries and non-DER lengths", async (t) => {
+  const message = await encryptSmime(inner, {
+    recipients: [rsa.certPem, ec256.certPem],
+    outerHeaders: outer,
+  });
+  const der = cmsDer(message);
+  t.doesNotThrow(() => assertRecipientKeys(der, 2));
+  t.throws(() => assertRecipientKeys(der, 3), { code: "smime_empty_recipient_key" });
+  const indefinite = Buffer.concat([Buffer.from([0x30, 0x80]), der.subarray(4), Buffer.from([0, 0])]);
+  t.throws(() => assertRecipientKeys(indefinite, 2), { code: "smime_empty_recipient_key" });
+  t.throws(() => assertRecipientKeys(der.subarray(0, 200), 2), { code: "smime_empty_recipient_key" });
 });

@@ -7,6 +7,7 @@ import { createCipheriv, randomBytes } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { pemBlocks, toArrayBuffer } from "../x509.js";
+import { readHeader, tlv, type DerHeader } from "./der.js";
 import { SmimeError } from "./errors.js";
 import {
   OID, recipientInfo, recipientKey, rsaWrap, type KeyWrapper, type RsaPadding,
@@ -61,18 +62,18 @@ function encryptContent(
   };
 }
 
-/** EncryptedContentInfo with a primitive [0] (pkijs would split it into BER chunks). */
-function encryptedContentInfo(algorithm: pkijs.AlgorithmIdentifier, ciphertext: Buffer) {
-  return new asn1js.Sequence({
-    value: [
-      new asn1js.ObjectIdentifier({ value: OID.data }),
-      algorithm.toSchema(),
-      new asn1js.Primitive({
-        idBlock: { tagClass: 3, tagNumber: 0 },
-        valueHex: toArrayBuffer(ciphertext),
-      }),
-    ],
-  });
+const derOf = (v: asn1js.BaseBlock) => Buffer.from(v.toBER(false));
+
+/**
+ * EncryptedContentInfo with the ciphertext as one primitive [0] IMPLICIT OCTET STRING (pkijs
+ * would split it into constructed BER chunks, which is not DER).
+ */
+function encryptedContentInfo(algorithm: pkijs.AlgorithmIdentifier, ciphertext: Buffer): Buffer {
+  return tlv(0x30, [
+    derOf(new asn1js.ObjectIdentifier({ value: OID.data })),
+    derOf(algorithm.toSchema()),
+    tlv(0x80, [ciphertext]),
+  ]);
 }
 
 /** Encrypts the entity to every recipient; returns the ContentInfo DER. */
@@ -89,42 +90,32 @@ export function envelope(entity: Buffer, o: EnvelopeOptions): Buffer {
     if (!first) throw new SmimeError("smime_bad_certificate", "a recipient entry holds no PEM certificate");
     return recipientInfo(cek, recipientKey(first, padding), wrap);
   });
-  const recipientSet = new asn1js.Set({ value: infos.map((i) => i.toSchema()) });
+  const recipientSet = derOf(new asn1js.Set({ value: infos.map((i) => i.toSchema()) }));
   const { algorithm, ciphertext, tag } = encryptContent(entity, mode, cek);
   cek.fill(0);
 
   let contentType: string;
-  let body: asn1js.Sequence;
+  let body: Buffer;
   if (tag) {
     contentType = OID.authEnvelopedData;
     // AuthEnvelopedData, RFC 5083 §2.1: version 0, no authAttrs for id-data content.
-    body = new asn1js.Sequence({
-      value: [
-        new asn1js.Integer({ value: 0 }),
-        recipientSet,
-        encryptedContentInfo(algorithm, ciphertext),
-        new asn1js.OctetString({ valueHex: toArrayBuffer(tag) }),
-      ],
-    });
+    body = tlv(0x30, [
+      derOf(new asn1js.Integer({ value: 0 })),
+      recipientSet,
+      encryptedContentInfo(algorithm, ciphertext),
+      tlv(0x04, [tag]),
+    ]);
   } else {
     contentType = OID.envelopedData;
     // RFC 5652 §6.1: version 0 when every RecipientInfo is version 0 (key transport), else 2.
     const allV0 = infos.every((i) => i.variant === 1);
-    body = new asn1js.Sequence({
-      value: [
-        new asn1js.Integer({ value: allV0 ? 0 : 2 }),
-        recipientSet,
-        encryptedContentInfo(algorithm, ciphertext),
-      ],
-    });
+    body = tlv(0x30, [
+      derOf(new asn1js.Integer({ value: allV0 ? 0 : 2 })),
+      recipientSet,
+      encryptedContentInfo(algorithm, ciphertext),
+    ]);
   }
-  const contentInfo = new asn1js.Sequence({
-    value: [
-      new asn1js.ObjectIdentifier({ value: contentType }),
-      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [body] }),
-    ],
-  });
-  const der = Buffer.from(contentInfo.toBER(false));
+  const der = tlv(0x30, [derOf(new asn1js.ObjectIdentifier({ value: contentType })), tlv(0xa0, [body])]);
   assertRecipientKeys(der, o.recipients.length);
   return der;
 }
@@ -136,37 +127,58 @@ export function envelope(entity: Buffer, o: EnvelopeOptions): Buffer {
 export function assertRecipientKeys(der: Buffer, expected: number): void {
   const fail = (why: string, cause?: unknown) =>
     new SmimeError("smime_empty_recipient_key", `S/MIME output refused: ${why}`, { cause });
-  let infos: asn1js.AsnType[];
+  let keys: Buffer[][];
   try {
-    const parsed = asn1js.fromBER(toArrayBuffer(der));
-    if (parsed.offset === -1 || parsed.offset !== der.length) throw new Error("not one DER value");
-    const ci = parsed.result as asn1js.Sequence;
-    const wrapper = ci.valueBlock.value[1] as asn1js.Constructed;
-    const body = wrapper.valueBlock.value[0] as asn1js.Sequence;
-    infos = (body.valueBlock.value[1] as asn1js.Set).valueBlock.value;
+    // ContentInfo SEQUENCE > contentType OID, [0] > (Auth)EnvelopedData SEQUENCE > version,
+    // recipientInfos SET: walked by headers so the content is neither parsed nor copied.
+    const ci = readHeader(der, 0);
+    if (ci.tag !== 0x30 || ci.end !== der.length) throw new Error("not one DER SEQUENCE");
+    const oid = readHeader(der, ci.start);
+    const wrapper = readHeader(der, oid.end);
+    const body = readHeader(der, wrapper.start);
+    const version = readHeader(der, body.start);
+    const set = readHeader(der, version.end);
+    if (wrapper.tag !== 0xa0 || body.tag !== 0x30 || set.tag !== 0x31) throw new Error("not CMS");
+    keys = children(der, set).map((info) => wrappedKeys(der, info));
   } catch (err) {
-    throw fail("the CMS structure cannot be read back", err);
+    throw fail("the recipient entries cannot be read back", err);
   }
-  if (infos.length !== expected) throw fail(`${infos.length} recipient entries for ${expected}`);
-  infos.forEach((info, n) => {
-    let keys: Uint8Array[];
-    try {
-      const ri = new pkijs.RecipientInfo({ schema: info });
-      if (ri.variant === 1) {
-        keys = [(ri.value as pkijs.KeyTransRecipientInfo).encryptedKey.valueBlock.valueHexView];
-      } else if (ri.variant === 2) {
-        const kari = ri.value as pkijs.KeyAgreeRecipientInfo;
-        keys = kari.recipientEncryptedKeys.encryptedKeys.map(
-          (k) => k.encryptedKey.valueBlock.valueHexView,
-        );
-      } else {
-        throw new Error(`unexpected recipient info variant ${ri.variant}`);
-      }
-    } catch (err) {
-      throw fail(`recipient entry ${n + 1} cannot be read back`, err);
-    }
-    if (keys.length === 0 || keys.some((k) => k.byteLength === 0 || k.every((b) => b === 0))) {
+  if (keys.length !== expected) throw fail(`${keys.length} recipient entries for ${expected}`);
+  keys.forEach((k, n) => {
+    if (k.length === 0 || k.some((key) => key.length === 0 || key.every((b) => b === 0))) {
       throw fail(`recipient entry ${n + 1} holds no wrapped key`);
     }
   });
+}
+
+function children(der: Buffer, parent: DerHeader): DerHeader[] {
+  const out: DerHeader[] = [];
+  for (let at = parent.start; at < parent.end; ) {
+    const h = readHeader(der, at);
+    out.push(h);
+    at = h.end;
+  }
+  return out;
+}
+
+/** The encryptedKey OCTET STRINGs of one RecipientInfo (RFC 5652 §6.2.1, §6.2.2). */
+function wrappedKeys(der: Buffer, info: DerHeader): Buffer[] {
+  const fields = children(der, info);
+  if (info.tag === 0x30) {
+    // KeyTransRecipientInfo: version, rid, keyEncryptionAlgorithm, encryptedKey
+    const key = fields[3];
+    if (fields.length !== 4 || key?.tag !== 0x04) throw new Error("malformed key transport entry");
+    return [der.subarray(key.start, key.end)];
+  }
+  if (info.tag === 0xa1) {
+    // KeyAgreeRecipientInfo: ..., recipientEncryptedKeys SEQUENCE OF { rid, encryptedKey }
+    const list = fields[fields.length - 1];
+    if (list?.tag !== 0x30) throw new Error("malformed key agreement entry");
+    return children(der, list).map((rek) => {
+      const key = children(der, rek)[1];
+      if (key?.tag !== 0x04) throw new Error("malformed recipient encrypted key");
+      return der.subarray(key.start, key.end);
+    });
+  }
+  throw new Error(`unexpected recipient entry tag ${info.tag}`);
 }

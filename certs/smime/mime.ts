@@ -115,10 +115,16 @@ export function protectHeaders(
 }
 
 /** Base64 in lines of 76 characters (RFC 2045 §6.8), each ended by CRLF. */
-export function base64Lines(bytes: Buffer): string {
-  const b64 = bytes.toString("base64");
-  let out = "";
-  for (let i = 0; i < b64.length; i += 76) out += b64.slice(i, i + 76) + CRLF;
+export function base64Lines(bytes: Buffer): Buffer {
+  const b64 = Buffer.from(bytes.toString("base64"), "latin1");
+  const lines = Math.ceil(b64.length / 76);
+  const out = Buffer.allocUnsafe(b64.length + lines * 2);
+  let at = 0;
+  for (let i = 0; i < b64.length; i += 76) {
+    at += b64.copy(out, at, i, Math.min(i + 76, b64.length));
+    out[at++] = 0x0d;
+    out[at++] = 0x0a;
+  }
   return out;
 }
 
@@ -143,5 +149,5 @@ export function pkcs7MimeMessage(
     "Content-Transfer-Encoding: base64",
     'Content-Disposition: attachment; filename="smime.p7m"',
   );
-  return Buffer.from(lines.join(CRLF) + CRLF + CRLF + base64Lines(der), "latin1");
+  return Buffer.concat([Buffer.from(lines.join(CRLF) + CRLF + CRLF, "latin1"), base64Lines(der)]);
 }

@@ -144,8 +144,18 @@ function keyAgreement(cek: Buffer, r: RecipientKey): pkijs.RecipientInfo {
   return new pkijs.RecipientInfo({ variant: 2, value: kari });
 }
 
+/**
+ * Parsed recipient certificates by DER (base64), because pkijs's parse costs milliseconds and
+ * the same recipients recur; bounded, oldest dropped first.
+ */
+const parsed = new Map<string, { certificate: pkijs.Certificate; publicKey: KeyObject }>();
+const PARSED_MAX = 512;
+
 /** A recipient's certificate DER as what the RecipientInfo builder needs. */
 export function recipientKey(certDer: Buffer, padding: RsaPadding): RecipientKey {
+  const key = certDer.toString("base64");
+  const hit = parsed.get(key);
+  if (hit) return { ...hit, padding };
   let certificate: pkijs.Certificate;
   let publicKey: KeyObject;
   try {
@@ -157,6 +167,8 @@ export function recipientKey(certDer: Buffer, padding: RsaPadding): RecipientKey
       cause: err,
     });
   }
+  if (parsed.size >= PARSED_MAX) parsed.delete(parsed.keys().next().value as string);
+  parsed.set(key, { certificate, publicKey });
   return { certificate, publicKey, padding };
 }
 

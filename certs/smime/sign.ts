@@ -150,8 +150,12 @@ export function signEntity(entity: Buffer, o: SignOptions): Buffer {
     `\r\n--${boundary}\r\n` +
     'Content-Type: application/pkcs7-signature; name="smime.p7s"\r\n' +
     "Content-Transfer-Encoding: base64\r\n" +
-    'Content-Disposition: attachment; filename="smime.p7s"\r\n\r\n' +
-    base64Lines(der) +
-    `\r\n--${boundary}--\r\n`;
-  return Buffer.concat([Buffer.from(head, "latin1"), content, Buffer.from(tail, "latin1")]);
+    'Content-Disposition: attachment; filename="smime.p7s"\r\n\r\n';
+  return Buffer.concat([
+    Buffer.from(head, "latin1"),
+    content,
+    Buffer.from(tail, "latin1"),
+    base64Lines(der),
+    Buffer.from(`\r\n--${boundary}--\r\n`, "latin1"),
+  ]);
 }
