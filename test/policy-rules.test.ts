@@ -1,0 +1,180 @@
+import t from "tap";
+import { PolicyError, compilePolicy } from "../policy/index.js";
+import { runDetectors } from "../policy/detectors/index.js";
+import type { Extraction, TextSegment } from "../policy/extract/types.js";
+import type { CompiledPolicy } from "../policy/rules/evaluate.js";
+import type { Verdict } from "../policy/types.js";
+
+function extraction(body: string, extra: Partial<Extraction> = {}): Extraction {
+  const segments: TextSegment[] = [{ source: "body", kind: "body", text: body, original: body }];
+  return { segments, unscannable: [], attachments: [], headers: [{ name: "Subject", value: "hello" }], ...extra };
+}
+
+function run(policy: CompiledPolicy, x: Extraction, envelope = { mailFrom: "a@clinic.example.org", rcptTo: ["b@example.net"] }): Verdict {
+  return policy.evaluate({ extraction: x, matches: runDetectors(x.segments, policy.detectors), ...envelope });
+}
+
+function refused(source: string): PolicyError {
+  try {
+    compilePolicy(source, { file: "p.yaml" });
+  } catch (err) {
+    if (err instanceof PolicyError) return err;
+    throw err;
+  }
+  throw new Error("policy was accepted");
+}
+
+t.test("a policy with an unknown detector is refused with the line and column of the name", async (t) => {
+  const err = refused("rules:\n  - name: r\n    when:\n      detector: us-snn\n    then: [encrypt]\n");
+  t.equal(err.code, "policy-invalid");
+  t.equal(err.line, 4);
+  t.equal(err.column, 7);
+  t.match(err.message, /rules\.0\.when \(line 4, column 7\): unknown detector us-snn/);
+});
+
+t.test("broken YAML and wrong types are refused with their lines", async (t) => {
+  const yaml = refused("rules:\n  - name: r\n    when: [oops\n    then: [encrypt]\n");
+  t.equal(yaml.code, "policy-yaml");
+  t.ok(yaml.line !== undefined && yaml.line >= 3, "points at the unclosed list or just after it");
+  const err = refused("rules:\n  - name: r\n    when: { detector: us-ssn, min: -1 }\n    then: [encrypt]\n");
+  t.equal(err.line, 3);
+  t.match(err.problems[0]?.path, /rules\.0\.when/);
+  const action = refused("rules:\n  - name: r\n    when: { detector: us-ssn }\n    then: [shred]\n");
+  t.equal(action.line, 4);
+});
+
+t.test("a backtracking regex construct is refused naming the detector, its rule and why", async (t) => {
+  const err = refused(
+    [
+      "detectors:",
+      "  twice:",
+      "    pattern: '(\\d+)-\\1'",
+      "rules:",
+      "  - name: repeated-number",
+      "    when: { detector: twice }",
+      "    then: [encrypt]",
+    ].join("\n"),
+  );
+  t.equal(err.code, "policy-regex");
+  t.equal(err.line, 3);
+  t.match(err.message, /detector twice \(used by rule repeated-number\): backreferences/);
+  t.match(refused("detectors:\n  a:\n    pattern: '(?<=x)y'\nrules:\n  - {name: r, when: {detector: a}, then: [allow]}\n").message, /lookahead and lookbehind/);
+  t.match(refused("detectors:\n  a:\n    pattern: 'x*'\nrules:\n  - {name: r, when: {detector: a}, then: [allow]}\n").message, /empty string/);
+});
+
+t.test("a nested-quantifier pattern runs in linear time instead of hanging", async (t) => {
+  const policy = compilePolicy(
+    "detectors:\n  evil:\n    pattern: '(a+)+b'\nrules:\n  - {name: r, when: {detector: evil}, then: [block: no]}\n",
+    { file: "p.yaml" },
+  );
+  const started = Date.now();
+  const verdict = run(policy, extraction("a".repeat(200_000)));
+  t.equal(verdict.action, "allow");
+  t.ok(Date.now() - started < 5000, "finished quickly");
+});
+
+t.test("custom detectors apply their validator and context words", async (t) => {
+  const policy = compilePolicy(
+    [
+      "detectors:",
+      "  member-card:",
+      "    pattern: 'RB(?P<value>\\d{12})'",
+      "    validator: luhn",
+      "    context: [member card]",
+      "    confidence: low",
+      "rules:",
+      "  - name: member-card",
+      "    when: { detector: member-card, confidence: medium }",
+      "    then: [{ encrypt: portal }]",
+    ].join("\n"),
+    { file: "p.yaml" },
+  );
+  t.equal(run(policy, extraction("member card RB123456789015")).action, "encrypt");
+  t.equal(run(policy, extraction("member card RB123456789016")).action, "allow", "Luhn fails");
+  t.equal(run(policy, extraction("ref RB123456789015")).action, "allow", "no context, low confidence");
+  t.equal(run(policy, extraction("member card RB123456789015")).method, "portal");
+});
+
+const LAYERED = `
+name: layered
+groups:
+  internal: [clinic.example.org, "*.clinic.example.org"]
+dictionaries:
+  oncology: [chemotherapy, oncology, radiation therapy]
+rules:
+  - name: internal-only
+    priority: 100
+    when: { recipient: [group:internal], match: all }
+    then: [allow]
+    stop: true
+  - name: ssn
+    when: { detector: us-ssn, min: 2 }
+    then: [{ block: "Remove the SSNs and send again." }, notify-sender]
+  - name: cancer-care
+    when:
+      all:
+        - { dictionary: oncology, min: 2 }
+        - not: { sender: [noreply@clinic.example.org] }
+    then: [quarantine]
+  - name: tagged
+    when: { subjectTag: "[secure]" }
+    then: [{ encrypt: smime }, { add-header: { name: X-Secure, value: "yes" } }]
+  - name: zip-files
+    when: { attachmentType: [".zip", "application/x-7z-compressed"] }
+    then: [encrypt]
+  - name: unreadable
+    when: { unscannable: [password, encrypted] }
+    then: [encrypt]
+  - name: flagged
+    when: { header: { name: X-Priority, value: "1" } }
+    then: [encrypt]
+`;
+
+t.test("conditions, precedence and stop decide the verdict as written", async (t) => {
+  const policy = compilePolicy(LAYERED, { file: "layered.yaml" });
+  const ssns = "SSN 706-56-0759 and SSN 289-95-6268";
+  const internal = { mailFrom: "a@clinic.example.org", rcptTo: ["x@clinic.example.org", "y@lab.clinic.example.org"] };
+  const mixed = { mailFrom: "a@clinic.example.org", rcptTo: ["x@clinic.example.org", "z@example.net"] };
+
+  const blocked = run(policy, extraction(ssns), mixed);
+  t.equal(blocked.action, "block");
+  t.equal(blocked.blockText, "Remove the SSNs and send again.");
+  t.equal(blocked.notifySender, true);
+  t.same(blocked.rules, ["ssn"]);
+  t.same(run(policy, extraction(ssns), internal).rules, ["internal-only"], "stop ends evaluation");
+  t.equal(run(policy, extraction(ssns), internal).action, "allow");
+
+  t.equal(run(policy, extraction("SSN 706-56-0759 only")).action, "allow", "min count 2 unique");
+  t.equal(run(policy, extraction("SSN 706-56-0759 and again 706-56-0759")).action, "allow", "repeats count once");
+
+  t.equal(run(policy, extraction("oncology referral for chemotherapy")).action, "quarantine");
+  const noreply = { mailFrom: "noreply@clinic.example.org", rcptTo: ["b@example.net"] };
+  t.equal(run(policy, extraction("oncology referral for chemotherapy"), noreply).action, "allow", "not");
+
+  const tagged = run(policy, extraction("hi", { headers: [{ name: "Subject", value: "Lab [SECURE] x" }] }));
+  t.equal(tagged.method, "smime");
+  t.same(tagged.addHeaders, [{ name: "X-Secure", value: "yes" }]);
+
+  const zip = { source: "attachment:a.zip", filename: "a.zip", contentType: "application/zip", detectedType: null, size: 10 };
+  t.equal(run(policy, extraction("hi", { attachments: [zip] })).action, "encrypt");
+  t.equal(run(policy, extraction("hi", { unscannable: [{ source: "attachment:a.zip", reason: "password" }] })).action, "encrypt");
+  t.equal(run(policy, extraction("hi", { unscannable: [{ source: "attachment:a.pdf", reason: "corrupt" }] })).action, "allow", "reason not listed");
+  t.equal(run(policy, extraction("hi", { headers: [{ name: "X-Priority", value: " 1 " }] })).action, "encrypt");
+});
+
+t.test("the most severe action of the fired rules wins", async (t) => {
+  const policy = compilePolicy(
+    "rules:\n  - {name: a, when: {keywords: [alpha]}, then: [encrypt]}\n  - {name: b, when: {keywords: [beta]}, then: [quarantine]}\n  - {name: c, when: {keywords: [gamma]}, then: [allow]}\n",
+    { file: "p.yaml" },
+  );
+  t.equal(run(policy, extraction("alpha beta gamma")).action, "quarantine");
+  t.same(run(policy, extraction("alpha gamma")).rules, ["a", "c"]);
+  t.equal(run(policy, extraction("alpha gamma")).action, "encrypt");
+  t.equal(run(policy, extraction("alphabet")).action, "allow", "keywords match whole words only");
+});
+
+t.test("a refused policy's error text holds no value from the file's regex subjects", async (t) => {
+  const err = refused("rules:\n  - name: r\n    when: { keywords: [] }\n    then: [encrypt]\n");
+  t.equal(err.line, 3);
+  t.notMatch(err.message, /\d{3}-\d{2}-\d{4}/);
+});
