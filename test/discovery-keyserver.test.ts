@@ -45,7 +45,11 @@ for (const protocol of ["vks", "hkp"] as const) {
     const stored = await repository.listKeys(["pgp-public"]);
     t.match(stored, [{ source: "keyserver", addresses: ["alice@example.test"] }]);
     const path = server.fixture.requests[0]?.path ?? "";
-    t.match(path, protocol === "vks" ? /^\/vks\/v1\/by-email\/alice%40example\.test$/ : /^\/pks\/lookup\?op=get&options=mr&search=alice%40example\.test$/);
+    const expected =
+      protocol === "vks"
+        ? /^\/vks\/v1\/by-email\/alice%40example\.test$/
+        : /^\/pks\/lookup\?op=get&options=mr&search=alice%40example\.test$/;
+    t.match(path, expected);
   });
 }
 
@@ -82,7 +86,8 @@ t.test("a slow directory and a slow keyserver together stay within both bounds",
   });
   const started = Date.now();
   const result = await discovery.discover("gina@example.test");
-  t.match(result, { kind: "found", source: "keyserver" }, "the keyserver answers after WKD times out");
+  const after = "the keyserver answers after WKD times out";
+  t.match(result, { kind: "found", source: "keyserver" }, after);
   t.ok(Date.now() - started < 1_500);
 });
 
@@ -119,10 +124,11 @@ t.test("answers are cached, and a negative answer for less time than a positive"
 
 t.test("a negative TTL longer than the positive one is refused", async (t) => {
   t.throws(
-    () => new KeyDiscovery({
-      repository: new MemoryKeyRepository(),
-      cache: { ttlMs: 1_000, negativeTtlMs: 2_000 },
-    }),
+    () =>
+      new KeyDiscovery({
+        repository: new MemoryKeyRepository(),
+        cache: { ttlMs: 1_000, negativeTtlMs: 2_000 },
+      }),
     RangeError,
   );
 });
@@ -135,7 +141,10 @@ t.test("concurrent lookups for one address make one request", async (t) => {
     keyserver: { enabled: true, url: `https://${KS}` },
   });
   const results = await Promise.all([1, 2, 3].map(() => discovery.discover("ian@example.test")));
-  t.same(results.map((r) => r.kind), ["found", "found", "found"]);
+  t.same(
+    results.map((r) => r.kind),
+    ["found", "found", "found"],
+  );
   t.equal(server.fixture.requests.length, 1);
 });
 

@@ -49,7 +49,10 @@ t.test("an armored OpenPGP key is imported with its addresses and listed", async
   t.equal(imported.code, 0);
   t.match(
     imported.stdout,
-    /^imported pgp-public [0-9A-F]{40} import expires \d{4}-\d\d-\d\d alice@example\.test,a2@example\.test\n$/,
+    new RegExp(
+      "^imported pgp-public [0-9A-F]{40} import expires \\d{4}-\\d\\d-\\d\\d " +
+        "alice@example\\.test,a2@example\\.test\n$",
+    ),
   );
   t.equal(imported.closed, 1, "the repository is closed after the command");
 

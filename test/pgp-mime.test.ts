@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { simpleParser } from "mailparser";
+import { generateKey } from "openpgp";
 import t from "tap";
 import { encryptPgpMime, encryptPgpMimeToBuffer, readPublicKeys } from "../certs/pgp/index.js";
 import { crc24 } from "../certs/pgp/armor.js";
@@ -227,4 +228,17 @@ t.test("an inner PGP/MIME signature still verifies after encryption", async (t) 
   writeFileSync(files.data, inner, "latin1");
   writeFileSync(files.sig, sig);
   t.doesNotThrow(() => gpg.run(["--verify", files.sig, files.data]), "gpg --verify accepts it");
+});
+
+t.test("a header block beyond the bound is refused with its code, not buffered", async (t) => {
+  const { publicKey } = await generateKey({
+    userIDs: [{ email: "a@example.test" }],
+    type: "ecc",
+    curve: "curve25519Legacy",
+    format: "object",
+  });
+  const endless = Buffer.from(`X-Long: ${"a".repeat(2 * 1024 * 1024)}\r\n`);
+  await t.rejects(encryptPgpMimeToBuffer(endless, { recipients: [publicKey] }), {
+    code: "pgp-header-too-large",
+  });
 });

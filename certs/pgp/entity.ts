@@ -29,8 +29,8 @@ export async function splitMessage(
   if (input instanceof Uint8Array) {
     const buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     const end = headerEnd(buf);
+    if ((end?.at ?? buf.length) > max) throw tooLarge();
     if (end === null) return fromHeader(buf, single(Buffer.alloc(0)));
-    if (end.at > max) throw tooLarge();
     return fromHeader(buf.subarray(0, end.at), single(buf.subarray(end.at + end.length)));
   }
 

@@ -2,7 +2,8 @@
  * PGP/MIME throughput: messages per second for 10 KB and 2 MB messages to one recipient,
  * sealgate (openpgp, in process, whole RFC 3156 message) against `gpg --encrypt --armor` on
  * the same message in the same run (one gpg process per message, as a gateway shelling out
- * would), with gpg's default compression and without it (`-z 0`, like sealgate). Run: node --import tsx test/bench/pgp.ts [seconds per cell, default 3]
+ * would), with gpg's default compression and without it (`-z 0`, like sealgate).
+ * Run: node --import tsx test/bench/pgp.ts [seconds per cell, default 3]
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
