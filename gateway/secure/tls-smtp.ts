@@ -155,6 +155,8 @@ export async function checkHostTls(host: string, o: HostCheckOptions): Promise<H
     if (ready.code !== 220) {
       throw new Failed("no-starttls", `${host} refuses STARTTLS with ${ready.code}`);
     }
+    // Anything the server sent after its 220 stays behind in the plain reader: text from
+    // before the handshake must not pass for protected replies (STARTTLS injection).
     reader.detach();
 
     secure = tlsConnect({
@@ -177,10 +179,14 @@ export async function checkHostTls(host: string, o: HostCheckOptions): Promise<H
       throw new Failed("protocol", `${host} negotiated ${version ?? "no TLS version"}`);
     }
 
-    // RFC 3207 §4.2: the session starts over after the handshake; a polite EHLO and QUIT.
+    // RFC 3207 §4.2: the session starts over after the handshake; a polite EHLO and QUIT,
+    // one at a time since PIPELINING was not negotiated, each waited for at most a second.
     const after = new ReplyReader(secure);
-    secure.write(`EHLO ${o.heloName}\r\nQUIT\r\n`);
-    await Promise.race([after.next(), new Promise((r) => setTimeout(r, 1000).unref())]);
+    const brief = () => new Promise<void>((r) => setTimeout(r, 1000).unref());
+    secure.write(`EHLO ${o.heloName}\r\n`);
+    await Promise.race([after.next(), brief()]);
+    secure.write("QUIT\r\n");
+    await Promise.race([after.next(), brief()]);
     return { ok: true, host, address: o.address, tlsVersion: version };
   } catch (err) {
     if (err instanceof Failed) {
