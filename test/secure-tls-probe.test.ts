@@ -42,8 +42,13 @@ function options(port: number, extra: Partial<TlsProberOptions> = {}): TlsProber
   return { resolver, port, heloName: "probe.sealgate.test", ca: roots, timeoutMs: 3000, ...extra };
 }
 
-/** A minimal SMTP server whose STARTTLS speaks only TLS 1.0 and 1.1. */
-async function startOldTlsServer(): Promise<{ port: number; close(): Promise<void> }> {
+/**
+ * A minimal SMTP server that offers STARTTLS and then speaks only TLS 1.0 and 1.1, or refuses
+ * STARTTLS with `refuse` after offering it.
+ */
+async function startOldTlsServer(
+  options: { refuse?: string } = {},
+): Promise<{ port: number; close(): Promise<void> }> {
   const cert = issueCert(ca, { names: ["mx.good.test"] });
   const context = createSecureContext({
     cert: cert.certPem,
@@ -66,6 +71,7 @@ async function startOldTlsServer(): Promise<{ port: number; close(): Promise<voi
         const line = buffer.slice(0, end).toUpperCase();
         buffer = buffer.slice(end + 2);
         if (line.startsWith("EHLO")) socket.write("250-old.test\r\n250 STARTTLS\r\n");
+        else if (line === "STARTTLS" && options.refuse) socket.write(`${options.refuse}\r\n`);
         else if (line === "STARTTLS") {
           socket.off("data", onData);
           socket.write("220 go ahead\r\n");
@@ -143,6 +149,17 @@ t.test("an MX that offers only TLS 1.0 or 1.1 is not verified", async (t) => {
   const result = await probeDomainTls("good.test", options(old.port));
   t.equal(result.verified, false);
   if (!result.verified) t.match(result.reason, /^mx\.good\.test offers only TLS older than 1\.2/);
+});
+
+t.test("an MX that offers STARTTLS but refuses it is not verified", async (t) => {
+  const refusing = await startOldTlsServer({ refuse: "454 4.7.0 TLS not available" });
+  t.teardown(() => refusing.close());
+  const result = await probeDomainTls("good.test", options(refusing.port));
+  t.same(result, {
+    verified: false,
+    reason: "mx.good.test refuses STARTTLS with 454",
+    mtaSts: "none",
+  });
 });
 
 t.test("when the first MX is down the next one is probed", async (t) => {
