@@ -7,6 +7,7 @@ import { Command } from "commander";
 import { generateKey } from "openpgp";
 import t from "tap";
 import { registerKeysCommands } from "../cli/keys.js";
+import { findArchiveKey } from "../certs/discovery/index.js";
 import { MemoryKeyRepository } from "../certs/memory.js";
 import { issueCert, makeTestCa } from "./helpers/pki.js";
 import { requireTools } from "./helpers/tools.js";
@@ -152,4 +153,20 @@ t.test("a file that is neither key nor certificate gets a clear answer", async (
   t.match(result.stderr, /not an OpenPGP public key or an X\.509 certificate/);
   const missing = await sealgate("import", path.join(dir, "absent.asc"));
   t.match(missing.stderr, /cannot read/);
+});
+
+t.test("a key imported with --org becomes the archive recipient", async (t) => {
+  const { publicKey } = await generateKey({
+    userIDs: [{ email: "archive@clinic.example" }],
+    type: "ecc",
+    curve: "curve25519Legacy",
+    format: "object",
+  });
+  const file = path.join(dir, "archive.asc");
+  writeFileSync(file, publicKey.armor());
+  t.match((await sealgate("import", "--org", file)).stdout, /^imported org-pgp /);
+  const found = await findArchiveKey(repository);
+  t.equal(found.kind, "found");
+  if (found.kind === "found") t.equal(found.key.getFingerprint(), publicKey.getFingerprint());
+  t.same(await findArchiveKey(new MemoryKeyRepository()), { kind: "none", rejections: [] });
 });

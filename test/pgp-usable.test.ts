@@ -94,3 +94,20 @@ t.test("an encryption subkey that has expired is named as the reason", async (t)
 t.test("input that is not a key is refused with a stable code", async (t) => {
   await t.rejects(readPublicKeys("hello"), { code: "pgp-unreadable" });
 });
+
+t.test("a revoked encryption subkey is named as the reason", async (t) => {
+  const { privateKey } = await generateKey({
+    userIDs: [{ email: "gail@example.test" }],
+    type: "curve25519",
+    format: "object",
+  });
+  const sub = privateKey.subkeys[0];
+  if (!sub) throw new Error("no subkey");
+  const revokedSub = await sub.revoke(privateKey.keyPacket as never);
+  privateKey.subkeys[0] = revokedSub;
+  const reread = await readKey({ binaryKey: privateKey.toPublic().write() });
+  t.match(await checkPgpKey(reread, "gail@example.test"), {
+    ok: false,
+    reason: "pgp: encryption subkey revoked",
+  });
+});

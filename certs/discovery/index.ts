@@ -1,3 +1,4 @@
+export { findArchiveKey, type ArchiveKey } from "./archive.js";
 export { parseAddress, type ParsedAddress } from "./address.js";
 export { KeyDiscovery, type DiscoveryOptions, type DiscoveryResult } from "./discovery.js";
 export { LookupError, type LookupErrorCode } from "./errors.js";
