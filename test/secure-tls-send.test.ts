@@ -160,9 +160,33 @@ t.test(
   },
 );
 
-t.test("a clean copy still goes opportunistically to a self-signed MX", async (t) => {
-  const { sink, deliverer } = await setup(t, { tls: selfSigned(["mx.clinic.test"]) });
-  const r = await deliverer.attempt(leased({ nextHop: "clinic.test", route: "clean" }));
-  t.match(r, { kind: "replies", tls: { used: true, verified: false, required: false } });
-  t.equal(sink.messages.length, 1);
+t.test(
+  "without an MTA-STS policy a clean copy still goes opportunistically to a self-signed MX",
+  async (t) => {
+    const { sink, deliverer } = await setup(t, { tls: selfSigned(["mx.clinic.test"]) });
+    const r = await deliverer.attempt(leased({ nextHop: "clinic.test", route: "clean" }));
+    t.match(r, { kind: "replies", tls: { used: true, verified: false, required: false } });
+    t.equal(sink.messages.length, 1);
+  },
+);
+
+t.test(
+  "under an enforce policy a clean copy needs verified TLS to an allowed MX too",
+  async (t) => {
+    const { sink, deliverer } = await setup(t, { tls: validCert });
+    const ok = await deliverer.attempt(leased({ nextHop: "enforce.test", route: "clean" }));
+    t.match(ok, {
+      kind: "replies",
+      host: "mx.enforce.test",
+      tls: { verified: true, required: true },
+    });
+    t.equal(sink.messages.length, 1);
+  },
+);
+
+t.test("under an enforce policy a clean copy waits rather than go unverified", async (t) => {
+  const { sink, deliverer } = await setup(t, { tls: selfSigned(["mx.enforce.test"]) });
+  const r = await deliverer.attempt(leased({ nextHop: "enforce.test", route: "clean" }));
+  t.match(r, { kind: "fault", category: "tls", temporary: true, tls: { required: true } });
+  t.equal(sink.messages.length, 0, "the clean copy was not sent over unverified TLS");
 });

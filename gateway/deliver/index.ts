@@ -150,22 +150,24 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   }
 
   /**
-   * The MX hosts a copy may use. A tls-route copy honours an MTA-STS policy in enforce mode:
-   * hosts outside its patterns are not used (RFC 8461 §5), and none left is unverifiable.
+   * The MX hosts a copy may use, and whether the domain's MTA-STS policy is in enforce mode.
+   * Under enforce every copy, clean or not, needs verified TLS and skips hosts outside the
+   * policy's patterns (RFC 8461 §5); none left fails the attempt.
    */
-  async function mxHops(delivery: LeasedDelivery): Promise<NextHop[]> {
+  async function mxHops(delivery: LeasedDelivery): Promise<{ hops: NextHop[]; enforced: boolean }> {
     if (!resolver) throw new DeliveryError("CONFIG", "no resolver outside mx mode");
     const all = await resolver.resolve(delivery.nextHop);
-    if (delivery.route !== "tls" || !mtaSts) return all;
+    if (!mtaSts) return { hops: all, enforced: false };
     const sts = await mtaSts.lookup(delivery.nextHop);
-    const { hops, skipped } = allowedHops(all, sts.kind === "policy" ? sts.policy : null);
+    const policy = sts.kind === "policy" ? sts.policy : null;
+    const { hops, skipped } = allowedHops(all, policy);
     if (hops.length === 0) {
       throw new DeliveryError(
-        "TLS_UNVERIFIABLE",
+        delivery.route === "tls" ? "TLS_UNVERIFIABLE" : "TLS_REQUIRED",
         `no MX of ${delivery.nextHop} matches its MTA-STS policy (${skipped.join(", ")})`,
       );
     }
-    return hops;
+    return { hops, enforced: policy?.mode === "enforce" };
   }
 
   /**
@@ -177,9 +179,10 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     delivery: LeasedDelivery,
     message: PreparedMessage,
     to: string[],
-    required: boolean,
+    requiredByCopy: boolean,
   ): Promise<AttemptResult> {
-    const hops = await mxHops(delivery);
+    const { hops, enforced } = await mxHops(delivery);
+    const required = requiredByCopy || enforced;
     let last: AttemptResult | null = null;
     let tlsFailure: AttemptResult | null = null;
     for (const hop of hops) {
