@@ -112,7 +112,7 @@ export const tlsProbeSchema = z
 
 export const mtaStsSchema = z
   .object({
-    /** Look up MTA-STS policies (RFC 8461) for probes and tls-route sends. Default true. */
+    /** Look up MTA-STS policies (RFC 8461) for probes and sends in mode mx. Default true. */
     enabled: z.boolean().default(true),
     /** Seconds for the TXT lookup and for the HTTPS policy fetch, each. Default 10. */
     timeout: z.number().positive().default(10),
