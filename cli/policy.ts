@@ -6,8 +6,14 @@ import {
   PolicyError, formatProblem, loadPolicy, loadPolicyFile, maskValue, type Explained,
 } from "../policy/index.js";
 
-/** Detectors whose values show no character at all in explanations. */
-const FULLY_MASKED = new Set(["patient-name", "dob", "street-address", "email", "phone"]);
+/**
+ * Detectors whose excerpts keep their last characters (as on a statement, "***-**-6789");
+ * every other value (names, dates, codes, drugs, lab values) shows no character at all.
+ */
+const PARTLY_SHOWN = new Set([
+  "us-ssn", "medicare-mbi", "npi", "dea", "payment-card", "aba-routing", "health-plan-id", "mrn",
+  "claim-number", "bank-account",
+]);
 const EXAMPLES = 3;
 
 export function registerPolicyCommands(program: Command): void {
@@ -117,7 +123,7 @@ function examples(matches: DetectorMatch[], explained: Explained): { source: str
     const segment = explained.extraction.segments[m.segment];
     if (segment === undefined) continue;
     const value = segment.text.slice(m.start, m.end);
-    out.push({ source: segment.source, excerpt: maskValue(value, { keepNone: FULLY_MASKED.has(m.detector) }) });
+    out.push({ source: segment.source, excerpt: maskValue(value, { keepNone: !PARTLY_SHOWN.has(m.detector) }) });
   }
   return out;
 }

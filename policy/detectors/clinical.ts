@@ -1,6 +1,6 @@
 import { isIcd10Category } from "../dictionaries/icd10-categories.js";
 import type { Confidence } from "../types.js";
-import { ContextWords, digitsContinue, hasContext, inOtherRole } from "./context.js";
+import { ContextWords, digitsContinueAfter, hasContext, inOtherRole } from "./context.js";
 import { push } from "./ids.js";
 import type { Detector, DetectorMatch, SegmentView } from "./types.js";
 import { WordTrie } from "./words.js";
@@ -133,7 +133,7 @@ export const labResultDetector: Detector = {
       if (m === null) continue;
       const start = hit.start;
       const end = hit.end + m[0].length;
-      if (digitsContinue(view.text, start, end)) continue;
+      if (digitsContinueAfter(view.text, end)) continue;
       const context = hasContext(view, { start, end }, { words: LAB_RESULT_CONTEXT });
       const key = view.lower.slice(start, end).replace(/\s+/g, " ");
       push(out, view, { start, end, confidence: context ? "high" : "medium", key }, this.name);

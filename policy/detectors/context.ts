@@ -123,3 +123,9 @@ function isAlnum(c: number): boolean {
 function isJoiner(c: number): boolean {
   return c === 45 || c === 46 || c === 44 || c === 47 || c === 58 || c === 32;
 }
+
+/** True when a number ending at `end` goes on: a digit, or a joiner and a digit. */
+export function digitsContinueAfter(text: string, end: number): boolean {
+  const after = text.charCodeAt(end);
+  return isDigit(after) || (isJoiner(after) && after !== 32 && isDigit(text.charCodeAt(end + 1)));
+}
