@@ -2,7 +2,12 @@ import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { simpleParser } from "mailparser";
-import { generateKey } from "openpgp";
+import {
+  SymEncryptedIntegrityProtectedDataPacket,
+  generateKey,
+  readMessage,
+  type PublicKey,
+} from "openpgp";
 import t from "tap";
 import { encryptPgpMime, encryptPgpMimeToBuffer, readPublicKeys } from "../certs/pgp/index.js";
 import { crc24 } from "../certs/pgp/armor.js";
@@ -241,4 +246,27 @@ t.test("a header block beyond the bound is refused with its code, not buffered",
   await t.rejects(encryptPgpMimeToBuffer(endless, { recipients: [publicKey] }), {
     code: "pgp-header-too-large",
   });
+});
+
+t.test("SEIPDv2 (AEAD) is used only when every recipient key advertises it", async (t) => {
+  const make = async (email: string, aead: boolean) =>
+    (
+      await generateKey({
+        userIDs: [{ email }],
+        type: "curve25519",
+        format: "object",
+        config: { aeadProtect: aead },
+      })
+    ).publicKey;
+  const modern = await make("new@example.test", true);
+  const classic = await make("old@example.test", false);
+  const seipdVersion = async (recipients: PublicKey[]) => {
+    const out = await encryptPgpMimeToBuffer(message, { recipients });
+    const parsed = await readMessage({ armoredMessage: encryptedPart(out).toString("latin1") });
+    const data = parsed.packets.find((p) => p instanceof SymEncryptedIntegrityProtectedDataPacket);
+    return (data as unknown as { version: number }).version;
+  };
+  t.equal(await seipdVersion([modern]), 2, "a key advertising SEIPDv2 gets it");
+  t.equal(await seipdVersion([classic]), 1, "a key that does not gets SEIPDv1");
+  t.equal(await seipdVersion([modern, classic]), 1, "mixed recipients fall back to SEIPDv1");
 });
