@@ -48,9 +48,15 @@ t.test("the corpus's encrypted PDF and password ZIP get their own reasons", asyn
     return;
   }
   const pdf = await extract(readFileSync(path.join(corpus, "19-encrypted-pdf-unscannable.eml")));
-  t.same(pdf.unscannable.map((u) => u.reason), ["encrypted"]);
+  t.same(
+    pdf.unscannable.map((u) => u.reason),
+    ["encrypted"],
+  );
   const zip = await extract(readFileSync(path.join(corpus, "26-password-zip-unscannable.eml")));
-  t.same(zip.unscannable.map((u) => u.reason), ["password"]);
+  t.same(
+    zip.unscannable.map((u) => u.reason),
+    ["password"],
+  );
 });
 
 t.test("PHI that sits only in attachments and nested messages reaches the text", async (t) => {

@@ -1,5 +1,6 @@
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
+import { unzipSync, zipSync } from "fflate";
 import t from "tap";
 import { extract, type Extraction } from "../policy/extract/index.js";
 import {
@@ -249,4 +250,16 @@ t.test("an opaque S/MIME signed message is read from inside its CMS wrapper", as
   const x = await extract(raw);
   t.equal(found(x)?.source, "attachment:smime.p7m/body");
   t.same(x.unscannable, []);
+});
+
+t.test("a spreadsheet embedded in a DOCX is read too", async (t) => {
+  const xlsx = await makeXlsx({ Pasted: [["SSN"], [VALUE]] });
+  const docx = unzipSync(await makeDocx({ paragraphs: ["See the table below."] }));
+  docx["word/embeddings/Microsoft_Excel_Worksheet.xlsx"] = new Uint8Array(xlsx);
+  const type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+  const x = await extract(withAttachment("letter.docx", type, Buffer.from(zipSync(docx))));
+  t.equal(
+    found(x)?.source,
+    "attachment:letter.docx/word/embeddings/Microsoft_Excel_Worksheet.xlsx#Pasted",
+  );
 });

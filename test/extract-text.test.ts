@@ -5,6 +5,7 @@ import { normalise } from "../policy/extract/normalise.js";
 import { VALUE, entity, message, multipart } from "./fixtures/extract/build.js";
 
 /** Bodies in the charsets real mailboxes send, each holding the value after a native word. */
+// prettier-ignore
 const CHARSETS: [string, Buffer, string][] = [
   // ISO-2022-JP has no encoder in iconv-lite; these bytes are "患者番号 345-67-8901".
   ["iso-2022-jp", Buffer.from("1b244234353c54485639661b2842203334352d36372d38393031", "hex"), "患者番号"],
@@ -29,13 +30,20 @@ for (const [charset, bytes, word] of CHARSETS) {
   });
 }
 
-t.test("an 8-bit body without a declared charset falls back from UTF-8 to windows-1252", async (t) => {
-  const raw = message({
-    body: { type: "text/plain", encoding: "8bit", body: Buffer.from("Caf\xe9 345-67-8901", "latin1") },
-  });
-  const x = await extract(raw);
-  t.equal(x.segments.find((s) => s.source === "body")?.text, `Café ${VALUE}`);
-});
+t.test(
+  "an 8-bit body without a declared charset falls back from UTF-8 to windows-1252",
+  async (t) => {
+    const raw = message({
+      body: {
+        type: "text/plain",
+        encoding: "8bit",
+        body: Buffer.from("Caf\xe9 345-67-8901", "latin1"),
+      },
+    });
+    const x = await extract(raw);
+    t.equal(x.segments.find((s) => s.source === "body")?.text, `Café ${VALUE}`);
+  },
+);
 
 t.test("encoded-word subjects are decoded, ISO-2022-JP included", async (t) => {
   const raw = message({
@@ -87,7 +95,7 @@ t.test("format=flowed soft breaks are undone", async (t) => {
 t.test("HTML table cells and blocks become tabs and lines, never merged digits", async (t) => {
   const html =
     "<table><tr><td>123</td><td>456</td></tr><tr><td>789</td></tr></table>" +
-    "<p>One</p><p>Two<br>Three</p><ul><li>a</li><li>b</li></ul><img alt=\"chart 42\">";
+    '<p>One</p><p>Two<br>Three</p><ul><li>a</li><li>b</li></ul><img alt="chart 42">';
   const raw = message({ body: { type: "text/html; charset=utf-8", body: html } });
   const x = await extract(raw);
   const text = x.segments.find((s) => s.source === "body.html")?.text ?? "";
@@ -110,7 +118,10 @@ t.test("normalisation applies NFKC and drops invisible characters, offsets map b
   t.equal(original.slice(start, end), "345\u200b-67\u00ad-89\u206001", "a match maps to its span");
 
   const first = text.indexOf(VALUE);
-  t.equal(original.slice(offsets![first]!, offsets![first + VALUE.length]!), "３４５－６７－８９０１");
+  t.equal(
+    original.slice(offsets![first]!, offsets![first + VALUE.length]!),
+    "３４５－６７－８９０１",
+  );
   t.equal(original.slice(offsets![text.length - 4]!, offsets![text.length]!), "\ufb01le");
 });
 

@@ -1,3 +1,4 @@
+import { PDFDocument } from "pdf-lib";
 import t from "tap";
 import { extract, type Extraction } from "../policy/extract/index.js";
 import {
@@ -160,4 +161,34 @@ t.test("TNEF (winmail.dat) is unscannable as unsupported", async (t) => {
   const tnef = Buffer.concat([Buffer.from([0x78, 0x9f, 0x3e, 0x22]), Buffer.alloc(64)]);
   const x = await extract(withAttachment("winmail.dat", "application/ms-tnef", tnef));
   t.same(reasons(x), { "attachment:winmail.dat": "unsupported" });
+});
+
+t.test("a PDF of scanned pages with no text layer is unscannable as unsupported", async (t) => {
+  const doc = await PDFDocument.create();
+  doc.addPage().drawRectangle({ x: 50, y: 50, width: 200, height: 100 });
+  const pdf = Buffer.from(await doc.save());
+  const x = await extract(withAttachment("fax.pdf", "application/pdf", pdf));
+  t.same(reasons(x), { "attachment:fax.pdf": "unsupported" });
+});
+
+t.test("a TIFF (fax or scan) is unsupported, a PNG logo is simply not text", async (t) => {
+  const tiff = Buffer.concat([Buffer.from([0x49, 0x49, 0x2a, 0x00]), Buffer.alloc(64)]);
+  const png = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47]), Buffer.alloc(64)]);
+  const x = await extract(withAttachment("fax.tif", "image/tiff", tiff));
+  t.same(reasons(x), { "attachment:fax.tif": "unsupported" });
+  const y = await extract(withAttachment("logo.png", "image/png", png));
+  t.same(y.unscannable, []);
+});
+
+t.test("a password-protected OpenDocument file is unscannable as password", async (t) => {
+  const odt = makeZip({
+    mimetype: "application/vnd.oasis.opendocument.text",
+    "content.xml": Buffer.from([0x8f, 0x13, 0x00, 0x77]),
+    "META-INF/manifest.xml":
+      '<manifest:manifest><manifest:file-entry manifest:full-path="content.xml">' +
+      '<manifest:encryption-data manifest:checksum-type="SHA1/1K"/>' +
+      "</manifest:file-entry></manifest:manifest>",
+  });
+  const x = await extract(withAttachment("letter.odt", "application/octet-stream", odt));
+  t.same(reasons(x), { "attachment:letter.odt": "password" });
 });

@@ -1,16 +1,12 @@
 import { decodeText } from "./charset.js";
 import { ExtractError, type ExtractContext } from "./context.js";
 import { csvRows } from "./csv.js";
-import { docxText } from "./docx.js";
 import { htmlToText } from "./html.js";
-import { odfContent, odfType } from "./odf.js";
-import { pptxText } from "./pptx.js";
 import { extractMessage } from "./message.js";
 import { pdfPages } from "./pdf.js";
 import { rtfToText } from "./rtf.js";
 import { sniff, type Sniffed } from "./sniff.js";
-import { xlsxSheets } from "./xlsx.js";
-import { ZipArchive } from "./zip.js";
+import { readZip } from "./containers.js";
 
 /**
  * One file (a MIME attachment or a ZIP entry): its type is sniffed from the bytes and it is
@@ -29,9 +25,10 @@ export interface FileFacts {
 
 const DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 const XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-const PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation";
-const MAX_CELLS = 2_000_000;
 
+export { DOCX, XLSX };
+
+// prettier-ignore
 const BY_EXTENSION: Record<string, string> = {
   pdf: "application/pdf", docx: DOCX, xlsx: XLSX, csv: "text/csv", txt: "text/plain",
   htm: "text/html", html: "text/html", rtf: "application/rtf", eml: "message/rfc822",
@@ -50,7 +47,7 @@ function oleReason(buf: Buffer): "password" | "unsupported" {
 }
 
 export async function extractFile(ctx: ExtractContext, buf: Buffer, facts: FileFacts) {
-  const sniffed = sniff(buf, facts.declaredType, facts.filename);
+  const sniffed = sniff(buf, { declared: facts.declaredType, filename: facts.filename });
   const attachment = {
     source: facts.source,
     filename: facts.filename,
@@ -58,13 +55,16 @@ export async function extractFile(ctx: ExtractContext, buf: Buffer, facts: FileF
     detectedType: null as string | null,
     size: buf.length,
   };
+  const note = (mime: string | null): void => {
+    if (mime && mime !== facts.declaredType) attachment.detectedType = mime;
+  };
+  note(sniffed.mime);
   ctx.attachment(attachment);
 
   await ctx.guard(facts.source, async () => {
     if (facts.depth > ctx.budget.maxDepth) throw new ExtractError("over-budget");
     if (buf.length > ctx.budget.maxPartBytes) throw new ExtractError("over-budget");
-    const mime = await readFile(ctx, buf, { facts, sniffed });
-    if (mime && mime !== facts.declaredType) attachment.detectedType = mime;
+    note(await readFile(ctx, buf, { facts, sniffed }));
   });
 }
 
@@ -83,7 +83,10 @@ async function readFile(ctx: ExtractContext, buf: Buffer, job: Job): Promise<str
         maxChars: ctx.budget.maxTextBytes,
         timeoutMs: ctx.remainingMs(),
       });
-      ctx.addText(source, "attachment", pages.join("\n\n"));
+      const text = pages.join("\n\n");
+      // Pages without a text layer are scans or faxes: they need OCR, which is not done here.
+      if (pages.length > 0 && !/\S/.test(text)) throw new ExtractError("unsupported");
+      ctx.addText(source, "attachment", text);
       return sniffed.mime;
     }
     case "zip":
@@ -109,80 +112,10 @@ async function readFile(ctx: ExtractContext, buf: Buffer, job: Job): Promise<str
       ctx.addText(source, "attachment", decodeText(buf, facts.charset));
       return null;
     case "image":
+      // TIFF is what fax servers and document scanners write; other images are mostly logos.
+      if (sniffed.mime === "image/tiff") throw new ExtractError("unsupported");
+      return sniffed.mime;
     case "binary":
       return sniffed.mime;
-  }
-}
-
-async function readZip(ctx: ExtractContext, buf: Buffer, facts: FileFacts) {
-  const zip = await ZipArchive.open(buf, {
-    maxEntries: ctx.budget.maxEntries,
-    maxEntryBytes: ctx.budget.maxPartBytes,
-    maxRatio: ctx.budget.maxRatio,
-  });
-  try {
-    if (zip.has("word/document.xml")) {
-      ctx.addText(facts.source, "attachment", await docxText(zip));
-      return DOCX;
-    }
-    if (zip.has("xl/workbook.xml")) {
-      const sheets = await xlsxSheets(zip, { maxCells: MAX_CELLS });
-      for (const sheet of sheets) {
-        ctx.addTable(`${facts.source}#${sheet.name}`, "attachment", sheet.rows);
-      }
-      return XLSX;
-    }
-
-    if (zip.has("ppt/presentation.xml")) {
-      ctx.addText(facts.source, "attachment", await pptxText(zip));
-      return PPTX;
-    }
-    const odf = await odfType(zip);
-    if (odf) {
-      const content = await odfContent(zip, odf, MAX_CELLS);
-      if (content.kind === "text") ctx.addText(facts.source, "attachment", content.text);
-      else {
-        for (const sheet of content.sheets) {
-          ctx.addTable(`${facts.source}#${sheet.name}`, "attachment", sheet.rows);
-        }
-      }
-      return odf;
-    }
-
-    for (const entry of zip.list()) {
-      if (entry.directory) continue;
-      const source = `${facts.source}/${entry.name}`;
-      ctx.countEntry();
-      if (entry.encrypted) {
-        ctx.attachment({
-          source,
-          filename: entry.name,
-          contentType: typeFromName(entry.name),
-          detectedType: null,
-          size: entry.size,
-        });
-        ctx.unscannable(source, "password");
-        continue;
-      }
-      let data: Buffer;
-      try {
-        ctx.checkTime();
-        ctx.countUnpacked(entry.size);
-        data = await zip.read(entry.name);
-      } catch (err) {
-        ctx.unscannable(source, err instanceof ExtractError ? err.code : "corrupt");
-        continue;
-      }
-      await extractFile(ctx, data, {
-        source,
-        filename: entry.name,
-        declaredType: typeFromName(entry.name),
-        charset: null,
-        depth: facts.depth + 1,
-      });
-    }
-    return "application/zip";
-  } finally {
-    zip.close();
   }
 }

@@ -52,7 +52,10 @@ function bomCharset(buf: Uint8Array): string | null {
  */
 export function decodeText(buf: Buffer, charset?: string | null | false): string {
   const bom = bomCharset(buf);
-  let label = (charset || "").trim().toLowerCase().replace(/^["']|["']$/g, "");
+  let label = (charset || "")
+    .trim()
+    .toLowerCase()
+    .replace(/^["']|["']$/g, "");
   if (bom && (!label || label.startsWith("utf-16") || label.startsWith("utf-8"))) label = bom;
   if (label === "" || label === "us-ascii" || label === "ascii" || label === "7bit") {
     label = isAsciiOrUtf8(buf) ? "utf-8" : "windows-1252";

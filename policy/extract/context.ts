@@ -21,7 +21,10 @@ export class ExtractError extends Error {
 /** Turns whatever a reader threw into the unscannable reason for its part. */
 export function reasonOf(err: unknown): UnscannableReason {
   if (err instanceof ExtractError) return err.code;
-  if (err instanceof RangeError && /Array buffer allocation|Invalid string length/.test(err.message)) {
+  if (
+    err instanceof RangeError &&
+    /Array buffer allocation|Invalid string length/.test(err.message)
+  ) {
     return "over-budget";
   }
   return "corrupt";

@@ -8,6 +8,7 @@ import { Parser } from "htmlparser2";
  * never merge. Entities are decoded by the parser.
  */
 
+// prettier-ignore
 const BLOCK = new Set([
   "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details",
   "dialog", "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2",

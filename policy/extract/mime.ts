@@ -185,7 +185,10 @@ export function decodedHeaders(node: MimeNode): { name: string; value: string }[
     const colon = text.indexOf(":");
     if (colon <= 0) continue;
     const name = text.slice(0, colon).trim();
-    const value = text.slice(colon + 1).replace(/\r?\n(?=[ \t])/g, "").trim();
+    const value = text
+      .slice(colon + 1)
+      .replace(/\r?\n(?=[ \t])/g, "")
+      .trim();
     let decoded = value;
     try {
       decoded = libmime.decodeWords(value);

@@ -26,7 +26,8 @@ function classify(c: number): Cls {
   if (c === 0x20) return Cls.Space;
   if (c === 0x0a) return Cls.Newline;
   if (c === 0x09) return Cls.Tab;
-  if (c < 0x20 || c === 0x7f) return c === 0x0d || c === 0x0b || c === 0x0c ? Cls.Newline : Cls.Space;
+  if (c < 0x20 || c === 0x7f)
+    return c === 0x0d || c === 0x0b || c === 0x0c ? Cls.Newline : Cls.Space;
   if (c < 0xa0) return c === 0x85 ? Cls.Newline : Cls.Space;
   if (c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x202f) return Cls.Space;
   if (c === 0x205f || c === 0x3000) return Cls.Space;
@@ -97,6 +98,17 @@ class Builder {
     this.#text += s;
   }
 
+  /** Appends a run holding combining marks, cluster by cluster so each maps to its source. */
+  clusters(run: string, from: number): void {
+    for (const m of run.matchAll(CLUSTER)) {
+      const cluster = m[0];
+      const at = from + (m.index ?? 0);
+      const n = cluster.normalize("NFKC");
+      if (n === cluster) this.copy(cluster, at);
+      else this.mapped(n, at);
+    }
+  }
+
   finish(original: string): Normalised {
     // V8 concatenates into a rope and flattens it once here, so += stays linear.
     const text = this.#text;
@@ -110,17 +122,6 @@ class Builder {
   }
 }
 
-/** Appends a run holding combining marks, cluster by cluster so each maps to its source. */
-function appendClusters(b: Builder, run: string, from: number): void {
-  for (const m of run.matchAll(CLUSTER)) {
-    const cluster = m[0];
-    const at = from + (m.index ?? 0);
-    const n = cluster.normalize("NFKC");
-    if (n === cluster) b.copy(cluster, at);
-    else b.mapped(n, at);
-  }
-}
-
 /** How normalise() treats whitespace. */
 export interface NormaliseOptions {
   /** Keep line breaks (default true); false turns them into spaces, as for table cells. */
@@ -131,12 +132,11 @@ export interface NormaliseOptions {
  * Whether a whitespace run may stay as written: it already is its collapsed form, or the same
  * with CRLF line ends. Keeping CRLF lets a typical mail body pass unchanged, with no offset map.
  */
-function keepsAsWritten(s: string, from: number, to: number, sep: string): boolean {
-  const len = to - from;
-  if (len === sep.length) return sep === s.slice(from, to);
-  if (sep === "\n") return len === 2 && s.startsWith("\r\n", from);
-  if (sep === "\n\n") return len === 4 && s.startsWith("\r\n\r\n", from);
-  return false;
+function keepsAsWritten(written: string, sep: string): boolean {
+  return (
+    written === sep ||
+    (sep === "\n" ? written === "\r\n" : sep === "\n\n" && written === "\r\n\r\n")
+  );
 }
 
 function isPlainAt(s: string, i: number): boolean {
@@ -190,13 +190,13 @@ export function normalise(original: string, options: NormaliseOptions = {}): Nor
       if (MARKS.test(run)) {
         if (run.normalize("NFKC") !== run) {
           flush(from);
-          appendClusters(b, run, from);
+          b.clusters(run, from);
           span = j;
         }
       } else {
         // Without marks or jamo NFKC acts on each code point alone: walk them with cached
         // answers, breaking the verbatim span only where one changes.
-        for (let k = from; k < j; ) {
+        for (let k = from; k < j;) {
           const cp = original.codePointAt(k) ?? 0;
           const width = cp > 0xffff ? 2 : 1;
           const changed = nfkcChange(cp);
@@ -234,7 +234,7 @@ export function normalise(original: string, options: NormaliseOptions = {}): Nor
       if (!lines) sep = " ";
       else sep = breaks > 1 ? "\n\n" : breaks === 1 ? "\n" : tab ? "\t" : " ";
     }
-    if (!keepsAsWritten(original, i, j, sep)) {
+    if (!keepsAsWritten(original.slice(i, j), sep)) {
       flush(i);
       if (sep !== "") b.mapped(sep, i);
       span = j;

@@ -86,10 +86,14 @@ export async function odfType(zip: ZipArchive): Promise<string | null> {
   return type.startsWith("application/vnd.oasis.opendocument.") ? type : null;
 }
 
-export async function odfContent(zip: ZipArchive, type: string, maxCells: number) {
+export async function odfContent(
+  zip: ZipArchive,
+  options: { type: string; maxCells: number },
+): Promise<OdfContent> {
+  const { type, maxCells } = options;
   const xml = (await zip.read("content.xml")).toString("utf8");
   if (type.endsWith(".spreadsheet")) {
-    return { kind: "sheets", sheets: sheetsOf(xml, maxCells) } satisfies OdfContent;
+    return { kind: "sheets", sheets: sheetsOf(xml, maxCells) };
   }
-  return { kind: "text", text: textOf(xml) } satisfies OdfContent;
+  return { kind: "text", text: textOf(xml) };
 }

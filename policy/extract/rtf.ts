@@ -7,6 +7,7 @@ import { decodeText } from "./charset.js";
  * colour tables, pictures, embedded objects, `\*` extensions) skipped whole.
  */
 
+// prettier-ignore
 const SKIP_DESTINATIONS = new Set([
   "fonttbl", "colortbl", "stylesheet", "info", "pict", "object", "objdata", "themedata",
   "colorschememapping", "datastore", "xmlnstbl", "listtable", "listoverridetable", "rsidtbl",
@@ -14,6 +15,7 @@ const SKIP_DESTINATIONS = new Set([
   "fldinst", "nonshppict", "blipuid", "wgrffmtfilter", "mmathPr", "xmlopen",
 ]);
 
+// prettier-ignore
 const BREAKS: Record<string, string> = {
   par: "\n", line: "\n", row: "\n", sect: "\n", page: "\n", pard: "", cell: "\t", tab: "\t",
   emdash: "\u2014", endash: "\u2013", bullet: "\u2022", lquote: "\u2018", rquote: "\u2019",

@@ -31,6 +31,7 @@ function startsWith(buf: Buffer, bytes: number[], at = 0): boolean {
   return true;
 }
 
+// prettier-ignore
 const MAGIC: [number[], FileKind, string, number?][] = [
   [[0x50, 0x4b, 0x03, 0x04], "zip", "application/zip"],
   [[0x50, 0x4b, 0x05, 0x06], "zip", "application/zip"],
@@ -49,14 +50,16 @@ const MAGIC: [number[], FileKind, string, number?][] = [
 ];
 
 const PDF = Buffer.from("%PDF-");
-const HEADER_START = /^(?:received|return-path|from|to|subject|date|message-id|mime-version|delivered-to|x-[\w-]+):/i;
+const HEADER_START =
+  /^(?:received|return-path|from|to|subject|date|message-id|mime-version|delivered-to|x-[\w-]+):/i;
 
 function extension(name: string | null): string {
   const m = /\.([a-z0-9]{1,8})$/i.exec(name ?? "");
   return m ? (m[1] ?? "").toLowerCase() : "";
 }
 
-export function sniff(buf: Buffer, declared: string, filename: string | null): Sniffed {
+export function sniff(buf: Buffer, hints: { declared: string; filename: string | null }): Sniffed {
+  const { declared, filename } = hints;
   for (const [bytes, kind, mime, at] of MAGIC) {
     if (startsWith(buf, bytes, at ?? 0)) return { kind, mime };
   }
@@ -67,13 +70,23 @@ export function sniff(buf: Buffer, declared: string, filename: string | null): S
   if (!looksLikeText(buf)) return { kind: "binary", mime: null };
 
   const head = buf.subarray(0, 512).toString("latin1").trimStart().toLowerCase();
-  if (declared === "text/html" || ext === "html" || ext === "htm" || /^<(!doctype html|html)/.test(head)) {
+  if (
+    declared === "text/html" ||
+    ext === "html" ||
+    ext === "htm" ||
+    /^<(!doctype html|html)/.test(head)
+  ) {
     return { kind: "html", mime: "text/html" };
   }
   if (declared === "message/rfc822" || declared === "message/global" || ext === "eml") {
     return { kind: "eml", mime: "message/rfc822" };
   }
-  if (declared === "text/csv" || declared === "text/tab-separated-values" || ext === "csv" || ext === "tsv") {
+  if (
+    declared === "text/csv" ||
+    declared === "text/tab-separated-values" ||
+    ext === "csv" ||
+    ext === "tsv"
+  ) {
     return { kind: "csv", mime: "text/csv" };
   }
   if (HEADER_START.test(head) && /\r?\n\r?\n/.test(buf.subarray(0, 65536).toString("latin1"))) {
