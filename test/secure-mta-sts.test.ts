@@ -177,6 +177,18 @@ t.test("no policy: no record, a certificate that does not verify, a redirect, HT
   });
 });
 
+t.test("a failed fetch is remembered for a while, then tried again", async (t) => {
+  const sts = resolver({ failureTtlMs: 60_000 });
+  const reason = "mta-sts.html.test: policy is not text/plain";
+  const before = fetches("html.test");
+  t.same(await sts.lookup("html.test"), { kind: "none", reason });
+  t.same(await sts.lookup("html.test"), { kind: "none", reason });
+  t.equal(fetches("html.test") - before, 1, "no second fetch within the failure lifetime");
+  now += 61_000;
+  await sts.lookup("html.test");
+  t.equal(fetches("html.test") - before, 2);
+});
+
 t.test("a policy host whose certificate comes from an untrusted CA gives no policy", async (t) => {
   const sts = resolver({ ca: [...rootCertificates] });
   t.match(await sts.lookup("enforce.test"), {

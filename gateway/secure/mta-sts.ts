@@ -43,6 +43,11 @@ export interface MtaStsOptions {
   resolveHost?: ((host: string) => Promise<string[]>) | undefined;
   /** Most domains whose policy is kept. Default 10000. */
   maxPolicies?: number | undefined;
+  /**
+   * Milliseconds a failed policy fetch is remembered (per domain and id) before it is tried
+   * again, so a broken policy host does not stall every delivery by a timeout. Default 300000.
+   */
+  failureTtlMs?: number | undefined;
   /** Clock of the cache, in milliseconds (tests). Default: performance. */
   clock?: { now(): number } | undefined;
 }
@@ -62,6 +67,7 @@ export class MtaStsResolver {
   readonly #port: number;
   readonly #resolveHost: (host: string) => Promise<string[]>;
   readonly #cache: LRUCache<string, StsPolicy>;
+  readonly #failures: LRUCache<string, string>;
   readonly #inFlight = new Map<string, Promise<StsLookup>>();
 
   constructor(options: MtaStsOptions = {}) {
@@ -75,6 +81,11 @@ export class MtaStsResolver {
     this.#resolveHost = options.resolveHost ?? ((host) => this.#addresses(host));
     this.#cache = new LRUCache<string, StsPolicy>({
       max: options.maxPolicies ?? 10_000,
+      ...(options.clock ? { perf: options.clock } : {}),
+    });
+    this.#failures = new LRUCache<string, string>({
+      max: options.maxPolicies ?? 10_000,
+      ttl: options.failureTtlMs ?? 300_000,
       ...(options.clock ? { perf: options.clock } : {}),
     });
   }
@@ -117,6 +128,11 @@ export class MtaStsResolver {
       return { kind: "none", reason: `${domain} publishes no MTA-STS record` };
     }
     if (cached && cached.id === id) return { kind: "policy", policy: cached, cached: true };
+    const failed = this.#failures.get(`${domain} ${id}`);
+    if (failed !== undefined) {
+      if (cached) return { kind: "policy", policy: cached, cached: true };
+      return { kind: "none", reason: failed };
+    }
 
     try {
       const text = await this.#fetch(domain);
@@ -126,8 +142,10 @@ export class MtaStsResolver {
       else this.#cache.delete(domain);
       return { kind: "policy", policy, cached: false };
     } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.#failures.set(`${domain} ${id}`, reason);
       if (cached) return { kind: "policy", policy: cached, cached: true };
-      return { kind: "none", reason: err instanceof Error ? err.message : String(err) };
+      return { kind: "none", reason };
     }
   }
 
