@@ -90,6 +90,13 @@ const DRUG_CONTEXT = new ContextWords([
   "taking", "started", "dose", "dosage", "mg", "daily", "twice", "nightly", "as needed", "prn",
 ]);
 
+/**
+ * A clinical word that names an organisation or a campaign ("Cancer Center", "Oncology
+ * service line", "Diabetes Month") says nothing about a person.
+ */
+const ORGANISATION_AFTER =
+  /^[^\S\n]*(?:&[^\S\n]*\w+[^\S\n]+)?(?:center|centre|institute|clinic|hospital|society|association|foundation|department|dept|services?|program|programme|unit|line|awareness|month|week|day|committee|team|front desk|office|registry|measures)(?![a-z])/;
+
 /** A detector over one kind of the shared vocabulary; drugs gain confidence from a dose. */
 export function dictionaryDetector(name: string, kind: string, dose: boolean): Detector {
   return {
@@ -97,6 +104,7 @@ export function dictionaryDetector(name: string, kind: string, dose: boolean): D
     strength: 1,
     detect(view: SegmentView, out: DetectorMatch[]) {
       for (const { start, end, term } of view.words(kind)) {
+        if (!dose && ORGANISATION_AFTER.test(view.lower.slice(end, end + 24))) continue;
         let confidence: Confidence = "medium";
         if (dose) {
           const after = view.lower.slice(end, end + 40);

@@ -24,10 +24,6 @@ export class ContextWords {
   }
 }
 
-export function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\#/-]/g, "\\$&");
-}
-
 /** Default distance in characters, either side, at which a context word still counts. */
 export const DEFAULT_PROXIMITY = 60;
 

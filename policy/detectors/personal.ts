@@ -1,4 +1,3 @@
-import type { Confidence } from "../types.js";
 import { ContextWords, hasContext, inOtherRole } from "./context.js";
 import { push } from "./ids.js";
 import { forEachCell, type Detector } from "./types.js";
