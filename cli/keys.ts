@@ -69,8 +69,9 @@ export function registerKeysCommands(
         const list = await listKeys(repository, flags.kind ? [flags.kind as KeyKind] : undefined);
         for (const k of list) {
           if (flags.json === true) {
-            const { material: _m, privateMaterial: _p, ...rest } = k;
-            process.stdout.write(`${JSON.stringify(rest)}\n`);
+            const { id, kind, addresses, source, notAfter, createdAt } = k;
+            const row = { id, kind, addresses, source, notAfter, createdAt };
+            process.stdout.write(`${JSON.stringify(row)}\n`);
           } else {
             process.stdout.write(`${describe(k)}\n`);
           }

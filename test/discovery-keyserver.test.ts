@@ -82,7 +82,7 @@ t.test("a slow directory and a slow keyserver together stay within both bounds",
     ...options,
     wkd: { enabled: true, timeoutMs: 300 },
     keyserver: { enabled: true, url: `https://${KS}`, timeoutMs: 300 },
-    http: { ca: ca.certPem, resolveHost: async (h, p) => (await ks(h)) ?? (await dir(h)) },
+    http: { ca: ca.certPem, resolveHost: async (h) => (await ks(h)) ?? (await dir(h)) },
   });
   const started = Date.now();
   const result = await discovery.discover("gina@example.test");

@@ -15,7 +15,7 @@ export function parseAddress(address: string): ParsedAddress | null {
   const at = trimmed.lastIndexOf("@");
   if (at <= 0 || at === trimmed.length - 1 || trimmed.length > 320) return null;
   const local = trimmed.slice(0, at);
-  if (/[\s<>()\\,;:"\[\]]/.test(local)) return null;
+  if (/[\s<>()\\,;:"[\]]/.test(local)) return null;
   const domain = domainToASCII(trimmed.slice(at + 1)).toLowerCase();
   if (domain === "" || !/^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$/.test(domain)) return null;
   const lowered = local.replace(/[A-Z]/g, (c) => c.toLowerCase());
