@@ -13,7 +13,10 @@ export function usePkijsEngine(): pkijs.ICryptoEngine {
   if (!engineSet) {
     pkijs.setEngine(
       "node-webcrypto",
-      new pkijs.CryptoEngine({ name: "node-webcrypto", crypto: webcrypto as unknown as pkijs.CryptoEngineParameters["crypto"] }),
+      new pkijs.CryptoEngine({
+        name: "node-webcrypto",
+        crypto: webcrypto as unknown as pkijs.CryptoEngineParameters["crypto"],
+      }),
     );
     engineSet = true;
   }

@@ -3,8 +3,15 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import {
-  CaError, createCa, importCa, issueCertificate, loadCaFiles, readPrivateKey, saveCaFiles,
-  toPkcs12, type KeyAlgorithm,
+  CaError,
+  createCa,
+  importCa,
+  issueCertificate,
+  loadCaFiles,
+  readPrivateKey,
+  saveCaFiles,
+  toPkcs12,
+  type KeyAlgorithm,
 } from "../certs/ca/index.js";
 import { fingerprint, nodeCertificate, pemBlocks } from "../certs/x509.js";
 import { configFromFlags, withConfigFlags, type CommonFlags } from "./options.js";
@@ -22,7 +29,9 @@ function caDir(flags: CommonFlags): string {
 }
 
 /** Runs a command body; a CaError becomes one line on stderr and exit code 1. */
-function run<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+function run<A extends unknown[]>(
+  body: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await body(...args);
@@ -37,8 +46,11 @@ function run<A extends unknown[]>(body: (...args: A) => Promise<void>): (...args
 function describeCa(certPem: string): string {
   const der = pemBlocks(certPem)[0] as Buffer;
   const cert = nodeCertificate(der);
-  return `${cert.subject.replace(/\n/g, ", ")}  expires ${new Date(cert.validTo).toISOString().slice(0, 10)}` +
-    `  sha256 ${fingerprint(der)}`;
+  return (
+    `${cert.subject.replace(/\n/g, ", ")}` +
+    `  expires ${new Date(cert.validTo).toISOString().slice(0, 10)}` +
+    `  sha256 ${fingerprint(der)}`
+  );
 }
 
 const LEAF_ALGORITHMS = ["rsa-3072", "rsa-2048", "ec-p256", "ec-p384"];
@@ -63,51 +75,87 @@ export function registerCertsCommands(program: Command): void {
     .option("--algorithm <alg>", "ec-p256 or rsa-3072 (default ec-p256)")
     .option("--name <cn>", 'subject common name (default "sealgate issuing CA")')
     .option("--days <n>", "validity in days (default 3650)")
-    .option("--passphrase-file <file>", "passphrase for the CA key (default $SEALGATE_CA_PASSPHRASE)")
+    .option(
+      "--passphrase-file <file>",
+      "passphrase for the CA key (default $SEALGATE_CA_PASSPHRASE)",
+    )
     .option("--force", "replace an existing CA")
     .description("create the issuing CA in <data>/ca; its key is stored encrypted")
     .action(
-      run(async (flags: CommonFlags & { algorithm?: string; name?: string; days?: string;
-        passphraseFile?: string; force?: boolean }) => {
-        const algorithm = flags.algorithm ?? "ec-p256";
-        if (algorithm !== "ec-p256" && algorithm !== "rsa-3072") {
-          throw new CaError("ca_bad_key", "--algorithm must be ec-p256 or rsa-3072");
-        }
-        const passphrase = await secret(flags.passphraseFile, "SEALGATE_CA_PASSPHRASE", "CA passphrase");
-        const made = await createCa({
-          passphrase,
-          algorithm,
-          name: flags.name,
-          days: flags.days === undefined ? undefined : positive(flags.days, "--days"),
-        });
-        const dir = caDir(flags);
-        await saveCaFiles(dir, made, { force: flags.force === true });
-        process.stdout.write(`created CA in ${dir}: ${describeCa(made.certPem)}\n`);
-      }),
+      run(
+        async (
+          flags: CommonFlags & {
+            algorithm?: string;
+            name?: string;
+            days?: string;
+            passphraseFile?: string;
+            force?: boolean;
+          },
+        ) => {
+          const algorithm = flags.algorithm ?? "ec-p256";
+          if (algorithm !== "ec-p256" && algorithm !== "rsa-3072") {
+            throw new CaError("ca_bad_key", "--algorithm must be ec-p256 or rsa-3072");
+          }
+          const passphrase = await secret(
+            flags.passphraseFile,
+            "SEALGATE_CA_PASSPHRASE",
+            "CA passphrase",
+          );
+          const made = await createCa({
+            passphrase,
+            algorithm,
+            name: flags.name,
+            days: flags.days === undefined ? undefined : positive(flags.days, "--days"),
+          });
+          const dir = caDir(flags);
+          await saveCaFiles(dir, made, { force: flags.force === true });
+          process.stdout.write(`created CA in ${dir}: ${describeCa(made.certPem)}\n`);
+        },
+      ),
     );
 
   withConfigFlags(ca.command("import"))
     .argument("<cert>", "CA certificate (PEM)")
     .argument("<key>", "CA private key (PEM, encrypted or not)")
     .option("--key-passphrase-file <file>", "passphrase of the key file, when it is encrypted")
-    .option("--passphrase-file <file>", "passphrase to store the key with (default $SEALGATE_CA_PASSPHRASE)")
+    .option(
+      "--passphrase-file <file>",
+      "passphrase to store the key with (default $SEALGATE_CA_PASSPHRASE)",
+    )
     .option("--force", "replace an existing CA")
     .description("import an existing CA; its key is re-encrypted for storage")
     .action(
-      run(async (certFile: string, keyFile: string, flags: CommonFlags & {
-        keyPassphraseFile?: string; passphraseFile?: string; force?: boolean }) => {
-        const passphrase = await secret(flags.passphraseFile, "SEALGATE_CA_PASSPHRASE", "CA passphrase");
-        const keyPassphrase = flags.keyPassphraseFile
-          ? (await readFile(flags.keyPassphraseFile, "utf8")).replace(/\r?\n$/, "")
-          : undefined;
-        const read = async (f: string) => readFile(f, "utf8").catch((err: unknown) => {
-          throw new CaError("ca_bad_certificate", `cannot read ${f}`, { cause: err });
-        });
-        const imported = importCa(await read(certFile), await read(keyFile), { passphrase, keyPassphrase });
-        const dir = caDir(flags);
-        await saveCaFiles(dir, imported, { force: flags.force === true });
-        process.stdout.write(`imported CA into ${dir}: ${describeCa(imported.certPem)}\n`);
-      }),
+      run(
+        async (
+          certFile: string,
+          keyFile: string,
+          flags: CommonFlags & {
+            keyPassphraseFile?: string;
+            passphraseFile?: string;
+            force?: boolean;
+          },
+        ) => {
+          const passphrase = await secret(
+            flags.passphraseFile,
+            "SEALGATE_CA_PASSPHRASE",
+            "CA passphrase",
+          );
+          const keyPassphrase = flags.keyPassphraseFile
+            ? (await readFile(flags.keyPassphraseFile, "utf8")).replace(/\r?\n$/, "")
+            : undefined;
+          const read = async (f: string) =>
+            readFile(f, "utf8").catch((err: unknown) => {
+              throw new CaError("ca_bad_certificate", `cannot read ${f}`, { cause: err });
+            });
+          const imported = importCa(await read(certFile), await read(keyFile), {
+            passphrase,
+            keyPassphrase,
+          });
+          const dir = caDir(flags);
+          await saveCaFiles(dir, imported, { force: flags.force === true });
+          process.stdout.write(`imported CA into ${dir}: ${describeCa(imported.certPem)}\n`);
+        },
+      ),
     );
 
   withConfigFlags(ca.command("show"))
@@ -127,14 +175,18 @@ export function registerCertsCommands(program: Command): void {
     .option("--format <fmt>", "p12 or pem (default p12)")
     .option("--legacy-p12", "3DES PKCS#12 for importers without AES (gpgsm 2.2, old Windows)")
     .option("--passphrase-file <file>", "CA key passphrase (default $SEALGATE_CA_PASSPHRASE)")
-    .option("--p12-password-file <file>", "PKCS#12 password (default $SEALGATE_P12_PASSWORD, else generated)")
+    .option(
+      "--p12-password-file <file>",
+      "PKCS#12 password (default $SEALGATE_P12_PASSWORD, else generated)",
+    )
     .description("issue an S/MIME certificate for a staff address from the CA")
     .action(run(issue));
 }
 
 function positive(value: string, flag: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new CaError("ca_bad_key", `${flag} must be a positive whole number`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new CaError("ca_bad_key", `${flag} must be a positive whole number`);
   return n;
 }
 
@@ -144,7 +196,8 @@ async function issue(address: string, flags: IssueFlags): Promise<void> {
     throw new CaError("ca_bad_key", `--algorithm must be one of ${LEAF_ALGORITHMS.join(", ")}`);
   }
   const format = flags.format ?? "p12";
-  if (format !== "p12" && format !== "pem") throw new CaError("ca_bad_key", "--format must be p12 or pem");
+  if (format !== "p12" && format !== "pem")
+    throw new CaError("ca_bad_key", "--format must be p12 or pem");
   const passphrase = await secret(flags.passphraseFile, "SEALGATE_CA_PASSPHRASE", "CA passphrase");
   const material = await loadCaFiles(caDir(flags));
   const issued = await issueCertificate(material, address, {
@@ -155,7 +208,13 @@ async function issue(address: string, flags: IssueFlags): Promise<void> {
 
   const out = path.resolve(flags.out ?? ".");
   await mkdir(out, { recursive: true });
-  const base = path.join(out, address.trim().toLowerCase().replace(/[^a-z0-9.@+_-]/g, "_"));
+  const base = path.join(
+    out,
+    address
+      .trim()
+      .toLowerCase()
+      .replace(/[^a-z0-9.@+_-]/g, "_"),
+  );
   await writeFile(`${base}.pem`, issued.certPem + issued.chainPem);
   const written = [`${base}.pem`];
   if (format === "pem") {

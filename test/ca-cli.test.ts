@@ -12,10 +12,27 @@ const root = mkdtempSync(path.join(tmpdir(), "sealgate-certs-cli-"));
 const data = path.join(root, "data");
 const PASS = "cli CA passphrase, long enough";
 
+/**
+ * Runs `sealgate ARGS --data DATA` in a child process. The first call goes through the real
+ * entry point (proving the command is registered); the rest load only the certs commands,
+ * which keeps the test light on a busy machine.
+ */
+let viaEntry = true;
+const LIGHT = [
+  'import { Command } from "commander";',
+  'const { registerCertsCommands } = await import("./cli/certs.ts");',
+  "const program = new Command();",
+  "registerCertsCommands(program);",
+  'await program.parseAsync(process.argv.slice(1), { from: "user" });',
+].join("\n");
+
 async function sealgate(args: string[], env: Record<string, string> = {}) {
-  const entry = path.resolve("cli/entry.ts");
+  const argv = viaEntry
+    ? ["--import", "tsx", path.resolve("cli/entry.ts"), ...args, "--data", data]
+    : ["--import", "tsx", "--input-type=module", "-e", LIGHT, ...args, "--data", data];
+  viaEntry = false;
   try {
-    const r = await exec(process.execPath, ["--import", "tsx", entry, ...args, "--data", data], {
+    const r = await exec(process.execPath, argv, {
       env: { ...process.env, SEALGATE_CA_PASSPHRASE: PASS, ...env },
     });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
@@ -38,26 +55,50 @@ t.test("sealgate certs ca init, then certs issue, gives files openssl accepts", 
   t.match(again.stderr, /already exists.*--force.*\(ca_exists\)/);
 
   const out = path.join(root, "out");
-  const pem = await sealgate(
-    ["certs", "issue", "nurse@clinic.example", "--out", out, "--format", "pem", "--algorithm", "ec-p256"],
-  );
+  const pem = await sealgate([
+    "certs",
+    "issue",
+    "nurse@clinic.example",
+    "--out",
+    out,
+    "--format",
+    "pem",
+    "--algorithm",
+    "ec-p256",
+  ]);
   t.equal(pem.code, 0, pem.stderr);
   const certFile = path.join(out, "nurse@clinic.example.pem");
   const verified = openssl([
-    "verify", "-CAfile", path.join(data, "ca", "ca.pem"), "-purpose", "smimesign", certFile,
+    "verify",
+    "-CAfile",
+    path.join(data, "ca", "ca.pem"),
+    "-purpose",
+    "smimesign",
+    certFile,
   ]);
   t.match(verified.toString(), /OK/);
 
   const pwFile = path.join(root, "p12pw");
   writeFileSync(pwFile, "staff p12 password\n");
   const p12 = await sealgate([
-    "certs", "issue", "doc@clinic.example", "--out", out, "--algorithm", "rsa-2048",
-    "--p12-password-file", pwFile,
+    "certs",
+    "issue",
+    "doc@clinic.example",
+    "--out",
+    out,
+    "--algorithm",
+    "rsa-2048",
+    "--p12-password-file",
+    pwFile,
   ]);
   t.equal(p12.code, 0, p12.stderr);
   t.notMatch(p12.stdout, /password:/, "a given password is not echoed");
   const inside = openssl([
-    "pkcs12", "-in", path.join(out, "doc@clinic.example.p12"), "-passin", `file:${pwFile}`,
+    "pkcs12",
+    "-in",
+    path.join(out, "doc@clinic.example.p12"),
+    "-passin",
+    `file:${pwFile}`,
     "-nodes",
   ]).toString();
   t.match(inside, /BEGIN PRIVATE KEY/);
@@ -82,9 +123,25 @@ t.test("certs ca import takes an existing CA and refuses a non-CA", async (t) =>
   const key = path.join(root, "ext.key");
   const cert = path.join(root, "ext.pem");
   openssl([
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
-    "-subj", "/CN=External CA", "-keyout", key, "-out", cert,
-    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "30",
+    "-subj",
+    "/CN=External CA",
+    "-keyout",
+    key,
+    "-out",
+    cert,
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign",
   ]);
   const imported = await sealgate(["certs", "ca", "import", cert, key, "--force"]);
   t.equal(imported.code, 0, imported.stderr);
@@ -95,9 +152,23 @@ t.test("certs ca import takes an existing CA and refuses a non-CA", async (t) =>
   const leafKey = path.join(root, "leaf.key");
   const leaf = path.join(root, "leaf.pem");
   openssl([
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
-    "-subj", "/CN=not a CA", "-keyout", leafKey, "-out", leaf,
-    "-addext", "basicConstraints=critical,CA:FALSE",
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+    "-days",
+    "30",
+    "-subj",
+    "/CN=not a CA",
+    "-keyout",
+    leafKey,
+    "-out",
+    leaf,
+    "-addext",
+    "basicConstraints=critical,CA:FALSE",
   ]);
   const refused = await sealgate(["certs", "ca", "import", leaf, leafKey, "--force"]);
   t.equal(refused.code, 1);

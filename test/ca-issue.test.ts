@@ -4,8 +4,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import t from "tap";
 import {
-  createCa, importCa, issueCertificate, issuedStoredKey, loadCaFromRepository, readPrivateKey,
-  saveCaToRepository, toPkcs12,
+  createCa,
+  importCa,
+  issueCertificate,
+  issuedStoredKey,
+  loadCaFromRepository,
+  readPrivateKey,
+  saveCaToRepository,
+  toPkcs12,
 } from "../certs/ca/index.js";
 import { MemoryKeyRepository } from "../certs/memory.js";
 import { checkRecipientCertificate } from "../certs/smime/index.js";
@@ -79,7 +85,9 @@ t.test("the CA key is encrypted at rest and opens only with the passphrase", asy
 t.test("an address that is not one is refused", async (t) => {
   const ca = await createCa({ passphrase: PASSPHRASE });
   for (const bad of ["nobody", "a@b", "x y@clinic.example", "<a@clinic.example>"]) {
-    await t.rejects(issueCertificate(ca, bad, { passphrase: PASSPHRASE }), { code: "ca_bad_address" });
+    await t.rejects(issueCertificate(ca, bad, { passphrase: PASSPHRASE }), {
+      code: "ca_bad_address",
+    });
   }
 });
 
@@ -94,7 +102,12 @@ t.test("an imported CA (made by openssl) issues certificates that chain to it", 
     algorithm: "rsa-2048",
   });
   const out = openssl([
-    "verify", "-CAfile", external.certFile, "-purpose", "smimeencrypt", file(leaf.certPem),
+    "verify",
+    "-CAfile",
+    external.certFile,
+    "-purpose",
+    "smimeencrypt",
+    file(leaf.certPem),
   ]);
   t.match(out.toString(), /: OK/);
 
@@ -125,7 +138,12 @@ t.test("PKCS#12 output opens with its password in openssl, in both layouts", asy
     });
     const f = file(p12);
     const pem = openssl([
-      "pkcs12", "-in", f, "-passin", "pass:staff p12 password", "-nodes",
+      "pkcs12",
+      "-in",
+      f,
+      "-passin",
+      "pass:staff p12 password",
+      "-nodes",
     ]).toString();
     t.equal((pem.match(/BEGIN CERTIFICATE/g) ?? []).length, 2, "certificate and CA inside");
     const keyOut = openssl(["pkey", "-pubout"], Buffer.from(pem));
@@ -148,7 +166,9 @@ t.test("the CA and issued keys go into a key repository encrypted", async (t) =>
     passphrase: PASSPHRASE,
     algorithm: "ec-p256",
   });
-  await repo.putKey(issuedStoredKey(leaf, "Staff@Clinic.example", { passphrase: "a store KEK phrase" }));
+  await repo.putKey(
+    issuedStoredKey(leaf, "Staff@Clinic.example", { passphrase: "a store KEK phrase" }),
+  );
   const [stored] = await repo.keysForAddress("staff@clinic.example", ["org-smime"]);
   t.equal(stored?.source, "issued");
   t.match(stored?.privateMaterial ?? "", /ENCRYPTED PRIVATE KEY/);

@@ -31,7 +31,9 @@ t.test("an expired certificate is refused with its expiry date", async (t) => {
 });
 
 t.test("a certificate not yet valid is refused", async (t) => {
-  const future = await pki.issue("soon@example.net", { notBefore: new Date(Date.now() + 10 * DAY) });
+  const future = await pki.issue("soon@example.net", {
+    notBefore: new Date(Date.now() + 10 * DAY),
+  });
   const r = await checkRecipientCertificate(future.certPem, "soon@example.net", anchors);
   t.match(!r.ok && r.reason, /not valid before/);
 });
@@ -48,7 +50,10 @@ t.test("a certificate whose key usage does not allow encryption is refused", asy
   const signOnly = await pki.issue("signer@example.net", { usage: "sign-only" });
   const r = await checkRecipientCertificate(signOnly.certPem, "signer@example.net", anchors);
   t.match(!r.ok && r.reason, /key usage does not allow encryption \(keyEncipherment missing\)/);
-  const ecSign = await pki.issue("ecsigner@example.net", { algorithm: "ec-p256", usage: "sign-only" });
+  const ecSign = await pki.issue("ecsigner@example.net", {
+    algorithm: "ec-p256",
+    usage: "sign-only",
+  });
   const e = await checkRecipientCertificate(ecSign.certPem, "ecsigner@example.net", anchors);
   t.match(!e.ok && e.reason, /keyAgreement missing/);
 });

@@ -5,7 +5,10 @@ import * as asn1js from "asn1js";
 import { simpleParser } from "mailparser";
 import t from "tap";
 import {
-  assertRecipientKeys, encryptSmime, protectHeaders, SmimeError,
+  assertRecipientKeys,
+  encryptSmime,
+  protectHeaders,
+  SmimeError,
 } from "../certs/smime/index.js";
 import { requireTools } from "./helpers/tools.js";
 import { ATTACHMENT, PDF, makePki, openssl, sampleMessage, type Party } from "./smime-fixtures.js";
@@ -40,23 +43,26 @@ const variants = [
 ] as const;
 
 for (const v of variants) {
-  t.test(`openssl cms -decrypt opens ${v.name} to the original entity, byte for byte`, async (t) => {
-    if (!requireTools(t, "openssl")) return;
-    const message = await encryptSmime(inner, {
-      recipients: [v.who.certPem, org.certPem],
-      outerHeaders: outer,
-      rsaPadding: v.rsaPadding,
-      contentEncryption: v.enc,
-    });
-    const plain = decrypt(message, v.who);
-    t.ok(plain.equals(inner), "decrypted bytes equal the inner entity");
-    const parsed = await simpleParser(plain);
-    const files = new Map(parsed.attachments.map((a) => [a.filename, a.content]));
-    t.ok(files.get("scan.bin")?.equals(ATTACHMENT), "the binary attachment survives");
-    t.ok(files.get("report.pdf")?.equals(PDF), "the PDF survives");
-    t.match(parsed.text ?? "", /Grüße/, "the quoted-printable body survives");
-    t.ok(decrypt(message, org).equals(inner), "the organisation's copy opens too");
-  });
+  t.test(
+    `openssl cms -decrypt opens ${v.name} to the original entity, byte for byte`,
+    async (t) => {
+      if (!requireTools(t, "openssl")) return;
+      const message = await encryptSmime(inner, {
+        recipients: [v.who.certPem, org.certPem],
+        outerHeaders: outer,
+        rsaPadding: v.rsaPadding,
+        contentEncryption: v.enc,
+      });
+      const plain = decrypt(message, v.who);
+      t.ok(plain.equals(inner), "decrypted bytes equal the inner entity");
+      const parsed = await simpleParser(plain);
+      const files = new Map(parsed.attachments.map((a) => [a.filename, a.content]));
+      t.ok(files.get("scan.bin")?.equals(ATTACHMENT), "the binary attachment survives");
+      t.ok(files.get("report.pdf")?.equals(PDF), "the PDF survives");
+      t.match(parsed.text ?? "", /Grüße/, "the quoted-printable body survives");
+      t.ok(decrypt(message, org).equals(inner), "the organisation's copy opens too");
+    },
+  );
 }
 
 t.test("the message keeps routing headers outside and hides the subject", async (t) => {
@@ -82,19 +88,30 @@ t.test("the body is base64 in lines of 76 characters with CRLF and no bare LF", 
   const message = await encryptSmime(inner, { recipients: [rsa.certPem], outerHeaders: outer });
   const text = message.toString("latin1");
   t.notMatch(text, /[^\r]\n/, "every line ends in CRLF");
-  const body = text.slice(text.indexOf("\r\n\r\n") + 4).split("\r\n").filter(Boolean);
-  t.ok(body.slice(0, -1).every((l) => l.length === 76), "full lines are 76 characters");
+  const body = text
+    .slice(text.indexOf("\r\n\r\n") + 4)
+    .split("\r\n")
+    .filter(Boolean);
+  t.ok(
+    body.slice(0, -1).every((l) => l.length === 76),
+    "full lines are 76 characters",
+  );
   t.ok((body.at(-1)?.length ?? 0) <= 76);
-  t.ok(text.split("\r\n").every((l) => l.length <= 78), "no header line runs past 78");
+  t.ok(
+    text.split("\r\n").every((l) => l.length <= 78),
+    "no header line runs past 78",
+  );
 });
 
 t.test("the CMS object is definite-length DER", async (t) => {
   for (const enc of ["aes-256-cbc", "aes-256-gcm"] as const) {
-    const der = cmsDer(await encryptSmime(inner, {
-      recipients: [rsa.certPem, ec256.certPem],
-      outerHeaders: outer,
-      contentEncryption: enc,
-    }));
+    const der = cmsDer(
+      await encryptSmime(inner, {
+        recipients: [rsa.certPem, ec256.certPem],
+        outerHeaders: outer,
+        contentEncryption: enc,
+      }),
+    );
     const parsed = asn1js.fromBER(der.buffer.slice(der.byteOffset, der.byteOffset + der.length));
     t.equal(parsed.offset, der.length, `${enc}: one value spans the whole object`);
     const again = Buffer.from(parsed.result.toBER(false));
@@ -116,20 +133,28 @@ t.test("a recipient entry without a wrapped key fails closed with a stable code"
   t.notMatch((err as Error).message, /example\./, "the error names no address");
 });
 
-t.test("WebCrypto, pkijs's engine, lacks RSAES-PKCS1-v1_5, so v1.5 goes through node:crypto", async (t) => {
-  const spki = Buffer.from(
-    (await import("node:crypto")).createPublicKey(rsa.certPem).export({ format: "der", type: "spki" }),
-  );
-  await t.rejects(
-    webcrypto.subtle.importKey("spki", spki, { name: "RSAES-PKCS1-v1_5" }, false, ["encrypt"]),
-    "the engine refuses the algorithm",
-  );
-  const message = await encryptSmime(inner, { recipients: [rsa.certPem], outerHeaders: outer });
-  if (!requireTools(t, "openssl")) return;
-  const info = openssl(["cms", "-cmsout", "-print", "-inform", "DER"], cmsDer(message)).toString();
-  t.match(info, /algorithm: rsaEncryption/, "the recipient entry names PKCS#1 v1.5");
-  t.ok(decrypt(message, rsa).equals(inner), "and the recipient can open it");
-});
+t.test(
+  "WebCrypto, pkijs's engine, lacks RSAES-PKCS1-v1_5, so v1.5 goes through node:crypto",
+  async (t) => {
+    const spki = Buffer.from(
+      (await import("node:crypto"))
+        .createPublicKey(rsa.certPem)
+        .export({ format: "der", type: "spki" }),
+    );
+    await t.rejects(
+      webcrypto.subtle.importKey("spki", spki, { name: "RSAES-PKCS1-v1_5" }, false, ["encrypt"]),
+      "the engine refuses the algorithm",
+    );
+    const message = await encryptSmime(inner, { recipients: [rsa.certPem], outerHeaders: outer });
+    if (!requireTools(t, "openssl")) return;
+    const info = openssl(
+      ["cms", "-cmsout", "-print", "-inform", "DER"],
+      cmsDer(message),
+    ).toString();
+    t.match(info, /algorithm: rsaEncryption/, "the recipient entry names PKCS#1 v1.5");
+    t.ok(decrypt(message, rsa).equals(inner), "and the recipient can open it");
+  },
+);
 
 t.test("bad input gets a clear error, not a crash", async (t) => {
   await t.rejects(encryptSmime(inner, { recipients: [], outerHeaders: outer }), {
@@ -152,7 +177,13 @@ t.test("the read-back check refuses missing entries and non-DER lengths", async 
   const der = cmsDer(message);
   t.doesNotThrow(() => assertRecipientKeys(der, 2));
   t.throws(() => assertRecipientKeys(der, 3), { code: "smime_empty_recipient_key" });
-  const indefinite = Buffer.concat([Buffer.from([0x30, 0x80]), der.subarray(4), Buffer.from([0, 0])]);
+  const indefinite = Buffer.concat([
+    Buffer.from([0x30, 0x80]),
+    der.subarray(4),
+    Buffer.from([0, 0]),
+  ]);
   t.throws(() => assertRecipientKeys(indefinite, 2), { code: "smime_empty_recipient_key" });
-  t.throws(() => assertRecipientKeys(der.subarray(0, 200), 2), { code: "smime_empty_recipient_key" });
+  t.throws(() => assertRecipientKeys(der.subarray(0, 200), 2), {
+    code: "smime_empty_recipient_key",
+  });
 });

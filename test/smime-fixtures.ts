@@ -20,8 +20,10 @@ export interface Pki {
   dir: string;
   ca: CaMaterial;
   caFile: string;
-  issue(address: string, o?: { algorithm?: KeyAlgorithm; notAfter?: Date; notBefore?: Date;
-    usage?: "sign-only" }): Promise<Party>;
+  issue(
+    address: string,
+    o?: { algorithm?: KeyAlgorithm; notAfter?: Date; notBefore?: Date; usage?: "sign-only" },
+  ): Promise<Party>;
 }
 
 let n = 0;
@@ -59,7 +61,11 @@ export async function makePki(): Promise<Pki> {
 }
 
 export const ATTACHMENT = randomBytes(48 * 1024);
-export const PDF = Buffer.concat([Buffer.from("%PDF-1.4\n"), randomBytes(3000), Buffer.from("\n%%EOF\n")]);
+export const PDF = Buffer.concat([
+  Buffer.from("%PDF-1.4\n"),
+  randomBytes(3000),
+  Buffer.from("\n%%EOF\n"),
+]);
 
 function b64(bytes: Buffer): string {
   return (bytes.toString("base64").match(/.{1,76}/g) ?? []).join("\r\n");

@@ -26,7 +26,10 @@ t.test("gpgsm --decrypt opens RSA PKCS#1 v1.5, AES-256-CBC to the original entit
     }
   });
   writeFileSync(path.join(home, "gpg-agent.conf"), "allow-loopback-pinentry\n");
-  writeFileSync(path.join(home, "gpgsm.conf"), "disable-crl-checks\ndisable-trusted-cert-crl-check\n");
+  writeFileSync(
+    path.join(home, "gpgsm.conf"),
+    "disable-crl-checks\ndisable-trusted-cert-crl-check\n",
+  );
   const caDer = pemBlocks(pki.ca.certPem)[0] as Buffer;
   const fpr = createHash("sha1").update(caDer).digest("hex").toUpperCase().match(/../g)?.join(":");
   writeFileSync(path.join(home, "trustlist.txt"), `${fpr} S\n`);
@@ -45,11 +48,15 @@ t.test("gpgsm --decrypt opens RSA PKCS#1 v1.5, AES-256-CBC to the original entit
     }),
   );
   const gpgsm = (args: string[]) =>
-    execFileSync("gpgsm", ["--batch", "--pinentry-mode", "loopback", "--passphrase-fd", "0", ...args], {
-      env,
-      input: P12_PASSWORD + "\n",
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    execFileSync(
+      "gpgsm",
+      ["--batch", "--pinentry-mode", "loopback", "--passphrase-fd", "0", ...args],
+      {
+        env,
+        input: P12_PASSWORD + "\n",
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
   gpgsm(["--import", p12]);
 
   const { inner, outer } = protectHeaders(sampleMessage(), { neutralSubject: "Secure message" });

@@ -15,14 +15,17 @@ t.test("routing headers stay outside; Bcc and trace headers go nowhere", async (
   t.equal(outer.find((h) => h.name === "Subject")?.value, "Lab results for J. Doe");
 });
 
-t.test("a neutral subject replaces the real one outside, the real one travels inside", async (t) => {
-  const { inner, outer } = protectHeaders(raw, { neutralSubject: "Secure message" });
-  t.equal(outer.find((h) => h.name === "Subject")?.value, "Secure message");
-  const innerText = inner.toString("latin1");
-  t.match(innerText, /\r\nSubject: Lab results for J\. Doe\r\n/);
-  t.match(innerText, /^From: Clinic <clinic@example\.org>\r\n/);
-  t.notMatch(innerText, /^(Bcc|Received):/m);
-});
+t.test(
+  "a neutral subject replaces the real one outside, the real one travels inside",
+  async (t) => {
+    const { inner, outer } = protectHeaders(raw, { neutralSubject: "Secure message" });
+    t.equal(outer.find((h) => h.name === "Subject")?.value, "Secure message");
+    const innerText = inner.toString("latin1");
+    t.match(innerText, /\r\nSubject: Lab results for J\. Doe\r\n/);
+    t.match(innerText, /^From: Clinic <clinic@example\.org>\r\n/);
+    t.notMatch(innerText, /^(Bcc|Received):/m);
+  },
+);
 
 t.test("the inner entity is the original body and Content-* headers, byte for byte", async (t) => {
   const { inner } = protectHeaders(raw, {});
@@ -37,7 +40,10 @@ t.test("folded headers stay folded inside and are unfolded outside", async (t) =
   );
   const { inner, outer } = protectHeaders(folded, { neutralSubject: "Secure" });
   t.equal(outer.find((h) => h.name === "To")?.value, "b@example.net, c@example.net");
-  t.match(inner.toString(), /To: b@example\.net,\r\n c@example\.net\r\nSubject: one\r\n two\r\n\r\nhi\r\n$/);
+  t.match(
+    inner.toString(),
+    /To: b@example\.net,\r\n c@example\.net\r\nSubject: one\r\n two\r\n\r\nhi\r\n$/,
+  );
 });
 
 t.test("a message without a subject gets the neutral one outside", async (t) => {
@@ -48,7 +54,9 @@ t.test("a message without a subject gets the neutral one outside", async (t) => 
 });
 
 t.test("bare LF input is made canonical CRLF", async (t) => {
-  const { inner } = protectHeaders(Buffer.from("From: a@example.org\nSubject: x\n\nline1\nline2\n"));
+  const { inner } = protectHeaders(
+    Buffer.from("From: a@example.org\nSubject: x\n\nline1\nline2\n"),
+  );
   t.equal(inner.toString(), "From: a@example.org\r\nSubject: x\r\n\r\nline1\r\nline2\r\n");
 });
 

@@ -27,14 +27,31 @@ for (const signer of [clinicRsa, clinicEc]) {
     const file = path.join(pki.dir, `signed-${kind}.eml`);
     writeFileSync(file, message);
     const opened = openssl([
-      "cms", "-decrypt", "-in", file, "-recip", patient.certFile, "-inkey", patient.keyFile,
+      "cms",
+      "-decrypt",
+      "-in",
+      file,
+      "-recip",
+      patient.certFile,
+      "-inkey",
+      patient.keyFile,
     ]);
     t.ok(opened.equals(signed), "decryption gives the signed entity back");
-    t.match(opened.toString("latin1"), /^Content-Type: multipart\/signed; protocol="application\/pkcs7-signature";/);
+    t.match(
+      opened.toString("latin1"),
+      /^Content-Type: multipart\/signed; protocol="application\/pkcs7-signature";/,
+    );
     const signedFile = path.join(pki.dir, `signed-${kind}.mime`);
     writeFileSync(signedFile, opened);
     const verified = openssl([
-      "cms", "-verify", "-in", signedFile, "-CAfile", pki.caFile, "-purpose", "smimesign",
+      "cms",
+      "-verify",
+      "-in",
+      signedFile,
+      "-CAfile",
+      pki.caFile,
+      "-purpose",
+      "smimesign",
     ]);
     t.ok(verified.equals(inner), "the verified content is the original entity, byte for byte");
   });
@@ -43,7 +60,10 @@ for (const signer of [clinicRsa, clinicEc]) {
 t.test("a signature over altered content does not verify", async (t) => {
   if (!requireTools(t, "openssl")) return;
   const signed = await signSmime(inner, { certPem: clinicRsa.certPem, keyPem: clinicRsa.keyPem });
-  const tampered = Buffer.from(signed.toString("latin1").replace("Dear patient", "Dear pat1ent"), "latin1");
+  const tampered = Buffer.from(
+    signed.toString("latin1").replace("Dear patient", "Dear pat1ent"),
+    "latin1",
+  );
   const file = path.join(pki.dir, "tampered.mime");
   writeFileSync(file, tampered);
   t.throws(() => openssl(["cms", "-verify", "-in", file, "-CAfile", pki.caFile]));

@@ -9,7 +9,12 @@ import * as x509 from "@peculiar/x509";
 import { pemBlocks, toPem } from "../x509.js";
 import { CaError } from "./errors.js";
 import {
-  encryptPrivateKey, newKeyPair, readPrivateKey, signingAlgorithm, signingKey, type KeyAlgorithm,
+  encryptPrivateKey,
+  newKeyPair,
+  readPrivateKey,
+  signingAlgorithm,
+  signingKey,
+  type KeyAlgorithm,
 } from "./keys.js";
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -61,7 +66,9 @@ export async function createCa(o: CreateCaOptions): Promise<CaMaterial> {
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        x509.KeyUsageFlags.keyCertSign |
+          x509.KeyUsageFlags.cRLSign |
+          x509.KeyUsageFlags.digitalSignature,
         true,
       ),
       await x509.SubjectKeyIdentifierExtension.create(spki(publicKey)),
@@ -89,9 +96,13 @@ export function importCa(
   }
   const bc = cert.getExtension(x509.BasicConstraintsExtension);
   const ku = cert.getExtension(x509.KeyUsagesExtension);
-  if (!bc?.ca) throw new CaError("ca_bad_certificate", "the certificate is not a CA (basicConstraints)");
+  if (!bc?.ca)
+    throw new CaError("ca_bad_certificate", "the certificate is not a CA (basicConstraints)");
   if (ku && (ku.usages & x509.KeyUsageFlags.keyCertSign) === 0) {
-    throw new CaError("ca_bad_certificate", "the CA certificate may not sign certificates (keyUsage)");
+    throw new CaError(
+      "ca_bad_certificate",
+      "the CA certificate may not sign certificates (keyUsage)",
+    );
   }
   const key = readPrivateKey(keyPem, o.keyPassphrase);
   const certSpki = Buffer.from(cert.publicKey.rawData);
@@ -128,7 +139,9 @@ export interface IssuedCertificate {
   notAfter: Date;
 }
 
-const ADDRESS = /^[^\s@<>()",;:\\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$/;
+const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?";
+/** A plain addr-spec: no display name, comments, quoting or spaces; a dotted domain. */
+const ADDRESS = new RegExp(`^[^\\s@<>()",;:\\\\[\\]]+@${LABEL}(?:\\.${LABEL})+$`);
 
 /** Issues an S/MIME certificate for one address (e-mail SAN, EKU emailProtection). */
 export async function issueCertificate(
@@ -145,9 +158,10 @@ export async function issueCertificate(
 
   const alg = o.algorithm ?? "rsa-3072";
   const { publicKey, privateKey } = await newKeyPair(alg);
-  const encrypt = alg.startsWith("rsa") ? x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.keyAgreement;
-  const usages =
-    x509.KeyUsageFlags.digitalSignature | (o.usage === "sign-only" ? 0 : encrypt);
+  const encrypt = alg.startsWith("rsa")
+    ? x509.KeyUsageFlags.keyEncipherment
+    : x509.KeyUsageFlags.keyAgreement;
+  const usages = x509.KeyUsageFlags.digitalSignature | (o.usage === "sign-only" ? 0 : encrypt);
   const notBefore = o.notBefore ?? new Date(Date.now() - 60_000);
   const notAfter = o.notAfter ?? new Date(notBefore.getTime() + (o.days ?? 365) * DAY);
   const cert = await x509.X509CertificateGenerator.create({

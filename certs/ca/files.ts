@@ -18,7 +18,11 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-export async function saveCaFiles(dir: string, ca: CaMaterial, o: { force?: boolean } = {}): Promise<void> {
+export async function saveCaFiles(
+  dir: string,
+  ca: CaMaterial,
+  o: { force?: boolean } = {},
+): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const certFile = path.join(dir, "ca.pem");
   if (!o.force && (await exists(certFile))) {
@@ -35,9 +39,13 @@ export async function loadCaFiles(dir: string): Promise<CaMaterial> {
       encryptedKeyPem: await readFile(path.join(dir, "ca.key"), "utf8"),
     };
   } catch (err) {
-    throw new CaError("ca_missing", `no CA in ${dir}: run "sealgate certs ca init" or "ca import"`, {
-      cause: err,
-    });
+    throw new CaError(
+      "ca_missing",
+      `no CA in ${dir}: run "sealgate certs ca init" or "ca import"`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

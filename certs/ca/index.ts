@@ -5,6 +5,10 @@ export { CaError, type CaErrorCode } from "./errors.js";
 export { encryptPrivateKey, readPrivateKey, MIN_PASSPHRASE, type KeyAlgorithm } from "./keys.js";
 export { toPkcs12 } from "./pkcs12.js";
 export {
-  issuedStoredKey, loadCaFiles, loadCaFromRepository, saveCaFiles, saveCaToRepository,
+  issuedStoredKey,
+  loadCaFiles,
+  loadCaFromRepository,
+  saveCaFiles,
+  saveCaToRepository,
 } from "./files.js";
 export type { Pkcs12Options } from "./pkcs12.js";

@@ -1,7 +1,5 @@
 /** Key pairs for the CA and for staff, and private keys encrypted at rest (PKCS#8, PBES2). */
-import {
-  createPrivateKey, generateKeyPair, webcrypto, type KeyObject,
-} from "node:crypto";
+import { createPrivateKey, generateKeyPair, webcrypto, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import { CaError } from "./errors.js";
 
@@ -12,7 +10,9 @@ const generate = promisify(generateKeyPair);
 /** Minimum passphrase length for keys at rest. */
 export const MIN_PASSPHRASE = 12;
 
-export async function newKeyPair(alg: KeyAlgorithm): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
+export async function newKeyPair(
+  alg: KeyAlgorithm,
+): Promise<{ publicKey: KeyObject; privateKey: KeyObject }> {
   if (alg === "rsa-2048" || alg === "rsa-3072") {
     return generate("rsa", { modulusLength: alg === "rsa-2048" ? 2048 : 3072 });
   }
@@ -25,7 +25,10 @@ export async function newKeyPair(alg: KeyAlgorithm): Promise<{ publicKey: KeyObj
  */
 export function encryptPrivateKey(key: KeyObject, passphrase: string): string {
   if (passphrase.length < MIN_PASSPHRASE) {
-    throw new CaError("ca_weak_passphrase", `a key passphrase needs at least ${MIN_PASSPHRASE} characters`);
+    throw new CaError(
+      "ca_weak_passphrase",
+      `a key passphrase needs at least ${MIN_PASSPHRASE} characters`,
+    );
   }
   return key.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }) as string;
 }
@@ -35,7 +38,9 @@ export function readPrivateKey(pem: string, passphrase?: string): KeyObject {
   try {
     return createPrivateKey({ key: pem, format: "pem", passphrase: passphrase ?? "" });
   } catch (err) {
-    throw new CaError("ca_bad_key", "the private key cannot be read (wrong passphrase?)", { cause: err });
+    throw new CaError("ca_bad_key", "the private key cannot be read (wrong passphrase?)", {
+      cause: err,
+    });
   }
 }
 
@@ -44,11 +49,17 @@ export async function signingKey(key: KeyObject): Promise<webcrypto.CryptoKey> {
   const pkcs8 = key.export({ type: "pkcs8", format: "der" });
   if (key.asymmetricKeyType === "rsa") {
     return webcrypto.subtle.importKey(
-      "pkcs8", pkcs8, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, false, ["sign"],
+      "pkcs8",
+      pkcs8,
+      { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
+      false,
+      ["sign"],
     );
   }
   const curve = key.asymmetricKeyDetails?.namedCurve === "secp384r1" ? "P-384" : "P-256";
-  return webcrypto.subtle.importKey("pkcs8", pkcs8, { name: "ECDSA", namedCurve: curve }, false, ["sign"]);
+  return webcrypto.subtle.importKey("pkcs8", pkcs8, { name: "ECDSA", namedCurve: curve }, false, [
+    "sign",
+  ]);
 }
 
 /** The signature algorithm @peculiar/x509 signs with for this key. */

@@ -3,7 +3,14 @@
  * writes by default (certificates in a PBES2-encrypted bag, the key as a PKCS#8 shrouded bag,
  * an HMAC-SHA-256 integrity MAC), which Outlook, Apple Mail, Thunderbird and gpgsm import.
  */
-import { createCipheriv, createHash, createHmac, pbkdf2Sync, randomBytes, type KeyObject } from "node:crypto";
+import {
+  createCipheriv,
+  createHash,
+  createHmac,
+  pbkdf2Sync,
+  randomBytes,
+  type KeyObject,
+} from "node:crypto";
 import * as asn1js from "asn1js";
 import { pemBlocks, toArrayBuffer } from "../x509.js";
 import { CaError } from "./errors.js";
@@ -36,7 +43,10 @@ const explicit0 = (v: asn1js.AsnType) =>
 const derOf = (v: asn1js.AsnType) => Buffer.from(v.toBER(false));
 
 /** PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC; the password as UTF-8, as OpenSSL does. */
-function pbes2Encrypt(plain: Buffer, password: string): { algorithm: asn1js.Sequence; data: Buffer } {
+function pbes2Encrypt(
+  plain: Buffer,
+  password: string,
+): { algorithm: asn1js.Sequence; data: Buffer } {
   const salt = randomBytes(16);
   const iv = randomBytes(16);
   const key = pbkdf2Sync(Buffer.from(password, "utf8"), salt, ITERATIONS, 32, "sha256");
@@ -89,7 +99,7 @@ function p12Kdf(
     fill(bmp, v * Math.ceil(bmp.length / v)),
   ]);
   const blocks: Buffer[] = [];
-  for (let got = 0; got < length; ) {
+  for (let got = 0; got < length;) {
     let a = createHash(o.hash).update(d).update(input).digest();
     for (let i = 1; i < o.iterations; i++) a = createHash(o.hash).update(a).digest();
     blocks.push(a);
@@ -110,7 +120,10 @@ function p12Kdf(
 }
 
 /** pbeWithSHAAnd3-KeyTripleDES-CBC (RFC 7292 Appendix C), for importers without PBES2. */
-function legacyEncrypt(plain: Buffer, password: string): { algorithm: asn1js.Sequence; data: Buffer } {
+function legacyEncrypt(
+  plain: Buffer,
+  password: string,
+): { algorithm: asn1js.Sequence; data: Buffer } {
   const salt = randomBytes(8);
   const base = { hash: "sha1" as const, password, salt, iterations: ITERATIONS };
   const key = p12Kdf({ ...base, id: 1 }, 24);
@@ -134,7 +147,10 @@ function bag(type: string, value: asn1js.AsnType, keyId: Buffer, name: string): 
       new asn1js.Set({
         value: [
           new asn1js.Sequence({
-            value: [oid(OID.friendlyName), new asn1js.Set({ value: [new asn1js.BmpString({ value: name })] })],
+            value: [
+              oid(OID.friendlyName),
+              new asn1js.Set({ value: [new asn1js.BmpString({ value: name })] }),
+            ],
           }),
           new asn1js.Sequence({
             value: [oid(OID.localKeyId), new asn1js.Set({ value: [octets(keyId)] })],
@@ -164,7 +180,10 @@ export interface Pkcs12Options {
 export function toPkcs12(o: Pkcs12Options): Buffer {
   const encrypt = o.legacy === true ? legacyEncrypt : pbes2Encrypt;
   if (o.password.length < MIN_PASSPHRASE) {
-    throw new CaError("ca_weak_passphrase", `a PKCS#12 password needs at least ${MIN_PASSPHRASE} characters`);
+    throw new CaError(
+      "ca_weak_passphrase",
+      `a PKCS#12 password needs at least ${MIN_PASSPHRASE} characters`,
+    );
   }
   const leaf = pemBlocks(o.certPem)[0];
   if (!leaf) throw new CaError("ca_bad_certificate", "no certificate to put in the PKCS#12 file");

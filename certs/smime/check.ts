@@ -10,8 +10,7 @@ import * as pkijs from "pkijs";
 import { parseCertificate, pemBlocks, usePkijsEngine } from "../x509.js";
 
 export type CertificateCheck =
-  | { ok: true; notAfter: Date; keyAlgorithm: "rsa" | "ec" }
-  | { ok: false; reason: string };
+  { ok: true; notAfter: Date; keyAlgorithm: "rsa" | "ec" } | { ok: false; reason: string };
 
 export interface CheckOptions {
   /** PEM certificates of the trust store (roots, or intermediates trusted as anchors). */
@@ -61,8 +60,10 @@ export async function checkRecipientCertificate(
   if (!emailAddresses(leaf).includes(address.trim().toLowerCase())) {
     return { ok: false, reason: "certificate is for another address (no matching e-mail SAN)" };
   }
-  if (now < leaf.notBefore) return { ok: false, reason: `certificate not valid before ${day(leaf.notBefore)}` };
-  if (now > leaf.notAfter) return { ok: false, reason: `certificate expired ${day(leaf.notAfter)}` };
+  if (now < leaf.notBefore)
+    return { ok: false, reason: `certificate not valid before ${day(leaf.notBefore)}` };
+  if (now > leaf.notAfter)
+    return { ok: false, reason: `certificate expired ${day(leaf.notAfter)}` };
 
   let alg: "rsa" | "ec" | null;
   try {
@@ -70,22 +71,30 @@ export async function checkRecipientCertificate(
   } catch {
     alg = null;
   }
-  if (alg === null) return { ok: false, reason: "certificate key is neither RSA nor EC P-256/P-384" };
+  if (alg === null)
+    return { ok: false, reason: "certificate key is neither RSA nor EC P-256/P-384" };
 
   // RFC 5280 §4.2.1.3: no keyUsage extension means no restriction.
   const ku = leaf.getExtension(x509.KeyUsagesExtension);
   if (ku) {
-    const needed = alg === "rsa" ? x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.keyAgreement;
+    const needed =
+      alg === "rsa" ? x509.KeyUsageFlags.keyEncipherment : x509.KeyUsageFlags.keyAgreement;
     if ((ku.usages & needed) === 0) {
       const name = alg === "rsa" ? "keyEncipherment" : "keyAgreement";
-      return { ok: false, reason: `certificate key usage does not allow encryption (${name} missing)` };
+      return {
+        ok: false,
+        reason: `certificate key usage does not allow encryption (${name} missing)`,
+      };
     }
   }
   const eku = leaf.getExtension(x509.ExtendedKeyUsageExtension);
   if (eku) {
     const usages = eku.usages.map(String);
     if (!usages.includes(EMAIL_PROTECTION) && !usages.includes(ANY_EKU)) {
-      return { ok: false, reason: "certificate extended key usage does not allow e-mail protection" };
+      return {
+        ok: false,
+        reason: "certificate extended key usage does not allow e-mail protection",
+      };
     }
   }
 
@@ -108,7 +117,8 @@ async function verifyChain(
   } catch {
     return { ok: false, reason: "certificate chain cannot be parsed" };
   }
-  if (trusted.length === 0) return { ok: false, reason: "chain untrusted: no trust anchors configured" };
+  if (trusted.length === 0)
+    return { ok: false, reason: "chain untrusted: no trust anchors configured" };
   const engine = new pkijs.CertificateChainValidationEngine({
     trustedCerts: trusted,
     certs,

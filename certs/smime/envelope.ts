@@ -10,7 +10,12 @@ import { pemBlocks, toArrayBuffer } from "../x509.js";
 import { readHeader, tlv, type DerHeader } from "./der.js";
 import { SmimeError } from "./errors.js";
 import {
-  OID, recipientInfo, recipientKey, rsaWrap, type KeyWrapper, type RsaPadding,
+  OID,
+  recipientInfo,
+  recipientKey,
+  rsaWrap,
+  type KeyWrapper,
+  type RsaPadding,
 } from "./recipients.js";
 
 export type ContentEncryption = "aes-256-cbc" | "aes-256-gcm";
@@ -56,7 +61,10 @@ function encryptContent(
     ],
   });
   return {
-    algorithm: new pkijs.AlgorithmIdentifier({ algorithmId: OID.aes256Gcm, algorithmParams: params }),
+    algorithm: new pkijs.AlgorithmIdentifier({
+      algorithmId: OID.aes256Gcm,
+      algorithmParams: params,
+    }),
     ciphertext,
     tag: c.getAuthTag(),
   };
@@ -87,7 +95,8 @@ export function envelope(entity: Buffer, o: EnvelopeOptions): Buffer {
   const cek = randomBytes(32);
   const infos = o.recipients.map((pem) => {
     const first = pemBlocks(pem)[0];
-    if (!first) throw new SmimeError("smime_bad_certificate", "a recipient entry holds no PEM certificate");
+    if (!first)
+      throw new SmimeError("smime_bad_certificate", "a recipient entry holds no PEM certificate");
     return recipientInfo(cek, recipientKey(first, padding), wrap);
   });
   const recipientSet = derOf(new asn1js.Set({ value: infos.map((i) => i.toSchema()) }));
@@ -115,7 +124,10 @@ export function envelope(entity: Buffer, o: EnvelopeOptions): Buffer {
       encryptedContentInfo(algorithm, ciphertext),
     ]);
   }
-  const der = tlv(0x30, [derOf(new asn1js.ObjectIdentifier({ value: contentType })), tlv(0xa0, [body])]);
+  const der = tlv(0x30, [
+    derOf(new asn1js.ObjectIdentifier({ value: contentType })),
+    tlv(0xa0, [body]),
+  ]);
   assertRecipientKeys(der, o.recipients.length);
   return der;
 }
@@ -153,7 +165,7 @@ export function assertRecipientKeys(der: Buffer, expected: number): void {
 
 function children(der: Buffer, parent: DerHeader): DerHeader[] {
   const out: DerHeader[] = [];
-  for (let at = parent.start; at < parent.end; ) {
+  for (let at = parent.start; at < parent.end;) {
     const h = readHeader(der, at);
     out.push(h);
     at = h.end;

@@ -14,13 +14,28 @@ const CRLF = "\r\n";
 
 /** Headers a recipient's client needs outside the envelope to file, thread and answer. */
 const OUTSIDE = new Set([
-  "from", "sender", "reply-to", "to", "cc", "date", "message-id", "references", "in-reply-to",
+  "from",
+  "sender",
+  "reply-to",
+  "to",
+  "cc",
+  "date",
+  "message-id",
+  "references",
+  "in-reply-to",
 ]);
 
 /** Transport headers that belong to the trip, not to the content; they are not copied inside. */
 const TRANSPORT = new Set([
-  "received", "return-path", "dkim-signature", "arc-seal", "arc-message-signature",
-  "arc-authentication-results", "authentication-results", "bcc", "delivered-to",
+  "received",
+  "return-path",
+  "dkim-signature",
+  "arc-seal",
+  "arc-message-signature",
+  "arc-authentication-results",
+  "authentication-results",
+  "bcc",
+  "delivered-to",
 ]);
 
 /** Lone LF to CRLF: S/MIME content is canonical (RFC 8551 §3.1.1); SMTP input already is. */
@@ -133,7 +148,12 @@ function safeValue(value: string): string {
   return value.replace(/\r?\n(?=[ \t])/g, "").replace(/[\r\n]+/g, " ");
 }
 
-const OWN = new Set(["mime-version", "content-type", "content-transfer-encoding", "content-disposition"]);
+const OWN = new Set([
+  "mime-version",
+  "content-type",
+  "content-transfer-encoding",
+  "content-disposition",
+]);
 
 /** The whole message: outer headers, then the CMS object as application/pkcs7-mime. */
 export function pkcs7MimeMessage(

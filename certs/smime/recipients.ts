@@ -5,8 +5,14 @@
  * would otherwise leave a recipient entry that nobody can open.
  */
 import {
-  constants, createCipheriv, createHash, createPublicKey, diffieHellman, generateKeyPairSync,
-  publicEncrypt, type KeyObject,
+  constants,
+  createCipheriv,
+  createHash,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  publicEncrypt,
+  type KeyObject,
 } from "node:crypto";
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
@@ -60,7 +66,10 @@ function issuerAndSerial(cert: pkijs.Certificate): pkijs.IssuerAndSerialNumber {
 
 /** SHA-256 identified as RFC 4055 asks implementations to accept (NULL parameters). */
 function sha256Id(): pkijs.AlgorithmIdentifier {
-  return new pkijs.AlgorithmIdentifier({ algorithmId: OID.sha256, algorithmParams: new asn1js.Null() });
+  return new pkijs.AlgorithmIdentifier({
+    algorithmId: OID.sha256,
+    algorithmParams: new asn1js.Null(),
+  });
 }
 
 function keyTransport(cek: Buffer, r: RecipientKey, wrap: KeyWrapper): pkijs.RecipientInfo {
@@ -99,7 +108,10 @@ function keyAgreement(cek: Buffer, r: RecipientKey): pkijs.RecipientInfo {
   const curve = r.publicKey.asymmetricKeyDetails?.namedCurve;
   const hash = curve === "prime256v1" ? "sha256" : curve === "secp384r1" ? "sha384" : null;
   if (hash === null) {
-    throw new SmimeError("smime_unsupported_key", "only P-256 and P-384 ECDH recipients are supported");
+    throw new SmimeError(
+      "smime_unsupported_key",
+      "only P-256 and P-384 ECDH recipients are supported",
+    );
   }
   const eph = generateKeyPairSync("ec", { namedCurve: curve as string });
   const z = diffieHellman({ privateKey: eph.privateKey, publicKey: r.publicKey });

@@ -60,12 +60,15 @@ function asn(bytes: Buffer): asn1js.AsnType {
 /** The detached SignedData over the content bytes, as ContentInfo DER. */
 export function signedData(content: Buffer, o: SignOptions, now = new Date()): Buffer {
   const certDer = pemBlocks(o.certPem)[0];
-  if (!certDer) throw new SmimeError("smime_bad_certificate", "the signer PEM holds no certificate");
+  if (!certDer)
+    throw new SmimeError("smime_bad_certificate", "the signer PEM holds no certificate");
   let cert: pkijs.Certificate;
   try {
     cert = pkijs.Certificate.fromBER(toArrayBuffer(certDer));
   } catch (err) {
-    throw new SmimeError("smime_bad_certificate", "the signer certificate cannot be parsed", { cause: err });
+    throw new SmimeError("smime_bad_certificate", "the signer certificate cannot be parsed", {
+      cause: err,
+    });
   }
   let key;
   try {
@@ -94,14 +97,19 @@ export function signedData(content: Buffer, o: SignOptions, now = new Date()): B
   const signature = sign("sha256", signedAttrs, key);
   const implicitAttrs = Buffer.concat([Buffer.from([0xa0]), signedAttrs.subarray(1)]);
 
-  const sha256 = new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: OID.sha256 })] });
+  const sha256 = new asn1js.Sequence({
+    value: [new asn1js.ObjectIdentifier({ value: OID.sha256 })],
+  });
   const sigAlg = new asn1js.Sequence({
     value:
       kind === "rsa"
         ? [new asn1js.ObjectIdentifier({ value: SIG_ALG.rsa }), new asn1js.Null()]
         : [new asn1js.ObjectIdentifier({ value: SIG_ALG.ec })],
   });
-  const sid = new pkijs.IssuerAndSerialNumber({ issuer: cert.issuer, serialNumber: cert.serialNumber });
+  const sid = new pkijs.IssuerAndSerialNumber({
+    issuer: cert.issuer,
+    serialNumber: cert.serialNumber,
+  });
   const signerInfo = new asn1js.Sequence({
     value: [
       new asn1js.Integer({ value: 1 }),
@@ -142,7 +150,7 @@ export function signEntity(entity: Buffer, o: SignOptions): Buffer {
   const der = signedData(content, o);
   const boundary = `sealgate-signed-${randomBytes(12).toString("hex")}`;
   const head =
-    "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n" +
+    'Content-Type: multipart/signed; protocol="application/pkcs7-signature";\r\n' +
     ` micalg=sha-256; boundary="${boundary}"\r\n\r\n` +
     "This is a cryptographically signed message in MIME format.\r\n\r\n" +
     `--${boundary}\r\n`;

@@ -20,8 +20,12 @@ const SECONDS = Number(process.env.BENCH_SECONDS) > 0 ? Number(process.env.BENCH
 const dir = mkdtempSync(path.join(tmpdir(), "sealgate-bench-smime-"));
 
 function entity(bytes: number): Buffer {
-  const head = "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-  const lines = randomBytes(Math.ceil((bytes * 3) / 4)).toString("base64").match(/.{1,76}/g) ?? [];
+  const head =
+    "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  const lines =
+    randomBytes(Math.ceil((bytes * 3) / 4))
+      .toString("base64")
+      .match(/.{1,76}/g) ?? [];
   return Buffer.from(head + lines.join("\r\n") + "\r\n").subarray(0, bytes);
 }
 
@@ -40,7 +44,10 @@ async function rate(run: () => Promise<unknown> | unknown): Promise<number> {
 const passphrase = "bench CA passphrase, not secret";
 const ca = await createCa({ passphrase });
 const recipients = {
-  "RSA-2048 v1.5": await issueCertificate(ca, "rsa@example.net", { passphrase, algorithm: "rsa-2048" }),
+  "RSA-2048 v1.5": await issueCertificate(ca, "rsa@example.net", {
+    passphrase,
+    algorithm: "rsa-2048",
+  }),
   "ECDH P-256": await issueCertificate(ca, "ec@example.net", { passphrase, algorithm: "ec-p256" }),
 };
 const outer = [
@@ -62,10 +69,14 @@ for (const [label, recipient] of Object.entries(recipients)) {
     );
     const theirs = haveOpenssl
       ? await rate(() =>
-          execFileSync("openssl", ["cms", "-encrypt", "-binary", "-aes256", "-in", inputFile, certFile], {
-            stdio: ["ignore", "pipe", "ignore"],
-            maxBuffer: 64 * 1024 * 1024,
-          }),
+          execFileSync(
+            "openssl",
+            ["cms", "-encrypt", "-binary", "-aes256", "-in", inputFile, certFile],
+            {
+              stdio: ["ignore", "pipe", "ignore"],
+              maxBuffer: 64 * 1024 * 1024,
+            },
+          ),
         )
       : NaN;
     const kb = size >= 1024 * 1024 ? `${size / 1024 / 1024} MB` : `${size / 1024} KB`;
