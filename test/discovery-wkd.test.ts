@@ -154,3 +154,20 @@ t.test("an address that cannot be looked up is answered without network", async 
     t.match(await discovery.discover(bad), { kind: "none", reason: /address not valid/ }, bad);
   }
 });
+
+t.test("an oversized or redirected directory answer is not accepted", async (t) => {
+  const server = await HttpsFixture.start(ca, ["openpgpkey.example.test"]);
+  t.teardown(() => server.close());
+  const big = await keyFor("big@example.test");
+  publishWkd(server, "big@example.test", Buffer.alloc(600 * 1024, 1), { method: "advanced" });
+  publishWkd(server, "moved@example.test", big.toPublic().write(), {
+    method: "advanced",
+    status: 301,
+  });
+  const discovery = new KeyDiscovery({
+    repository: new MemoryKeyRepository(),
+    http: { ca: ca.certPem, resolveHost: server.resolver(["openpgpkey.example.test"]) },
+  });
+  t.match(await discovery.discover("big@example.test"), { reason: /wkd: too-large/ });
+  t.match(await discovery.discover("moved@example.test"), { reason: /wkd: http/ });
+});

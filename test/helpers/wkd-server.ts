@@ -80,12 +80,17 @@ export function publishWkd(
   fixture: HttpsFixture,
   address: string,
   key: Uint8Array,
-  opts: { method: "advanced" | "direct"; delayMs?: number },
+  opts: { method: "advanced" | "direct"; delayMs?: number; status?: number },
 ): void {
   const [local = "", domain = ""] = address.split("@");
   const path =
     opts.method === "advanced"
       ? `/.well-known/openpgpkey/${domain}/hu/${hu(local)}`
       : `/.well-known/openpgpkey/hu/${hu(local)}`;
-  fixture.routes.set(path, { body: key, ...(opts.delayMs ? { delayMs: opts.delayMs } : {}) });
+  const { delayMs, status } = opts;
+  fixture.routes.set(path, {
+    body: key,
+    ...(delayMs !== undefined ? { delayMs } : {}),
+    ...(status !== undefined ? { status } : {}),
+  });
 }
