@@ -24,6 +24,7 @@ const CELL = new Set(["td", "th"]);
 /** Line breaks and tabs in HTML source are spaces on screen (outside pre and textarea). */
 const SOURCE_BREAK = /[\t\n\r\f]/;
 const SOURCE_BREAKS = /[\t\n\r\f]+/g;
+const BLANK = /^[ \t\n\r\f]*$/;
 
 /** Attributes whose value a reader may see (form values, image alternatives). */
 const SHOWN_ATTRS = ["alt", "value", "placeholder", "title"] as const;
@@ -34,6 +35,7 @@ export function htmlToText(html: string): string {
   let pre = 0;
   // One line break per block boundary, however many block tags open or close there.
   const brk = (): void => {
+    if (out[out.length - 1] === " ") out.pop();
     if (out[out.length - 1] !== "\n") out.push("\n");
   };
 
@@ -56,7 +58,12 @@ export function htmlToText(html: string): string {
       },
       ontext(text) {
         if (skip > 0) return;
-        out.push(pre > 0 || !SOURCE_BREAK.test(text) ? text : text.replace(SOURCE_BREAKS, " "));
+        if (pre > 0) out.push(text);
+        else if (BLANK.test(text)) {
+          // Indentation between tags: one space at most, none right after a line break.
+          const last = out[out.length - 1];
+          if (last !== undefined && last !== "\n" && last !== " ") out.push(" ");
+        } else out.push(SOURCE_BREAK.test(text) ? text.replace(SOURCE_BREAKS, " ") : text);
       },
       onclosetag(name) {
         if (SKIP.has(name)) {
