@@ -1,6 +1,11 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import t from "tap";
-import { createCa } from "../certs/ca/index.js";
+import { createCa, importCa, issueCertificate } from "../certs/ca/index.js";
 import { checkRecipientCertificate } from "../certs/smime/index.js";
+import { makeTestCa } from "./helpers/pki.js";
+import { requireTools } from "./helpers/tools.js";
 import { PASSPHRASE, makePki } from "./smime-fixtures.js";
 
 const pki = await makePki();
@@ -88,3 +93,68 @@ t.test("garbage is refused with a reason, never a crash", async (t) => {
   const b = await checkRecipientCertificate(pem, "x@example.net", anchors);
   t.match(!b.ok && b.reason, /cannot be parsed/);
 });
+
+t.test(
+  "a leaf sent with its intermediate verifies to the root; without it, it does not",
+  async (t) => {
+    if (!requireTools(t, "openssl")) return;
+    // The hospital's root (openssl) signs an intermediate that sealgate imports as its CA.
+    const root = makeTestCa("Hospital root");
+    const ext = path.join(root.dir, "intermediate.ext");
+    writeFileSync(
+      ext,
+      "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n",
+    );
+    const run = (args: string[]) => execFileSync("openssl", args, { cwd: root.dir, stdio: "pipe" });
+    run([
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      "/CN=sealgate intermediate",
+      "-keyout",
+      "int.key",
+      "-out",
+      "int.csr",
+    ]);
+    run([
+      "x509",
+      "-req",
+      "-in",
+      "int.csr",
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "30",
+      "-extfile",
+      ext,
+      "-out",
+      "int.pem",
+    ]);
+    const intermediate = importCa(
+      readFileSync(path.join(root.dir, "int.pem"), "utf8"),
+      readFileSync(path.join(root.dir, "int.key"), "utf8"),
+      { passphrase: PASSPHRASE },
+    );
+    const leaf = await issueCertificate(intermediate, "ward@example.net", {
+      passphrase: PASSPHRASE,
+      algorithm: "rsa-2048",
+    });
+    const withChain = await checkRecipientCertificate(
+      leaf.certPem + leaf.chainPem,
+      "ward@example.net",
+      {
+        trustAnchors: [root.certPem],
+      },
+    );
+    t.equal(withChain.ok, true, "leaf + intermediate verify to the root");
+    const alone = await checkRecipientCertificate(leaf.certPem, "ward@example.net", {
+      trustAnchors: [root.certPem],
+    });
+    t.match(!alone.ok && alone.reason, /^chain untrusted/);
+  },
+);
