@@ -22,10 +22,10 @@ export const ssnDetector: Detector = {
     for (const m of text.matchAll(SSN_RE)) {
       const start = m.index;
       const end = start + m[0].length;
+      if (digitsContinue(text, start, end)) continue;
       const digits = `${m[1]}${m[3]}${m[4]}`;
-      if (!isValidSsn(digits) || digitsContinue(text, start, end)) continue;
+      if (!isValidSsn(digits) || inOtherRole(view, start, { context: SSN_CONTEXT })) continue;
       const context = hasContext(view, { start, end }, { words: SSN_CONTEXT });
-      if (!context && inOtherRole(view, start, { context: SSN_CONTEXT })) continue;
       const dashed = m[2] === "-";
       const confidence: Confidence = context ? "high" : dashed ? "medium" : "low";
       push(out, view, { start, end, confidence, key: digits }, this.name);
@@ -63,8 +63,8 @@ export const npiDetector: Detector = {
       const start = m.index;
       const end = start + 10;
       if (!isValidNpi(m[0]) || digitsContinue(text, start, end)) continue;
+      if (inOtherRole(view, start, { context: NPI_CONTEXT })) continue;
       const context = hasContext(view, { start, end }, { words: NPI_CONTEXT, proximity: 30 });
-      if (!context && inOtherRole(view, start, { context: NPI_CONTEXT })) continue;
       push(out, view, { start, end, confidence: context ? "high" : "low", key: m[0] }, this.name);
     }
   },
@@ -107,8 +107,8 @@ export const cardDetector: Detector = {
       if (digitsContinue(text, start, end)) continue;
       const grouped = /^\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}$|^\d{4}([ -])\d{6}\2\d{5}$/.test(m[0]);
       if (!grouped && /[ -]/.test(m[0])) continue;
+      if (inOtherRole(view, start, { context: CARD_CONTEXT })) continue;
       const context = hasContext(view, { start, end }, { words: CARD_CONTEXT });
-      if (!context && inOtherRole(view, start, { context: CARD_CONTEXT })) continue;
       const confidence: Confidence = context ? "high" : grouped ? "medium" : "low";
       push(out, view, { start, end, confidence, key: digits }, this.name);
     }
