@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import t from "tap";
 import { PolicyError, compilePolicy } from "../policy/index.js";
 import { runDetectors } from "../policy/detectors/index.js";
+import { luhn } from "../policy/detectors/validators.js";
 import type { Extraction, TextSegment } from "../policy/extract/types.js";
 import type { CompiledPolicy } from "../policy/rules/evaluate.js";
 import type { Verdict } from "../policy/types.js";
@@ -177,4 +180,16 @@ t.test("a refused policy's error text holds no value from the file's regex subje
   const err = refused("rules:\n  - name: r\n    when: { keywords: [] }\n    then: [encrypt]\n");
   t.equal(err.line, 3);
   t.notMatch(err.message, /\d{3}-\d{2}-\d{4}/);
+});
+
+t.test("the worked example in the policy authors' guide loads and does what it says", async (t) => {
+  const guide = readFileSync(path.resolve(import.meta.dirname, "../policy/rules/README.md"), "utf8");
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(guide)?.[1] ?? "";
+  const policy = compilePolicy(yaml, { file: "riverbend.yaml" });
+  const check = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].find((d) => luhn(`123456789${d}`));
+  const referral = run(policy, extraction(`Referral RF-123456789${check}`));
+  t.equal(referral.action, "encrypt");
+  t.equal(referral.method, "portal");
+  const internal = { mailFrom: "a@riverbend.example.org", rcptTo: ["b@lab.riverbend.example.org"] };
+  t.same(run(policy, extraction(`Referral RF-123456789${check}`), internal).rules, ["internal-mail"]);
 });
