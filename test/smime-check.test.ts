@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import t from "tap";
-import { createCa, importCa, issueCertificate } from "../certs/ca/index.js";
+import { createCa, importCa, issueCertificate, readPrivateKey } from "../certs/ca/index.js";
 import { checkRecipientCertificate } from "../certs/smime/index.js";
 import { makeTestCa } from "./helpers/pki.js";
 import { requireTools } from "./helpers/tools.js";
@@ -158,3 +158,52 @@ t.test(
     t.match(!alone.ok && alone.reason, /^chain untrusted/);
   },
 );
+
+t.test("an RSA key shorter than 2048 bits is refused", async (t) => {
+  if (!requireTools(t, "openssl")) return;
+  const dir = pki.dir;
+  const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  writeFileSync(
+    path.join(dir, "ca.key"),
+    readPrivateKey(pki.ca.encryptedKeyPem, PASSPHRASE).export({ type: "pkcs8", format: "pem" }),
+  );
+  writeFileSync(
+    path.join(dir, "weak.ext"),
+    "subjectAltName=email:weak@example.net\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
+  );
+  run([
+    "req",
+    "-newkey",
+    "rsa:1024",
+    "-nodes",
+    "-subj",
+    "/CN=weak",
+    "-keyout",
+    "weak.key",
+    "-out",
+    "weak.csr",
+  ]);
+  run([
+    "x509",
+    "-req",
+    "-in",
+    "weak.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "30",
+    "-extfile",
+    "weak.ext",
+    "-out",
+    "weak.pem",
+  ]);
+  const r = await checkRecipientCertificate(
+    readFileSync(path.join(dir, "weak.pem"), "utf8"),
+    "weak@example.net",
+    anchors,
+  );
+  t.match(!r.ok && r.reason, /RSA key too short \(1024 bits\)/);
+});

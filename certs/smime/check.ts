@@ -21,6 +21,8 @@ export interface CheckOptions {
 
 const EMAIL_PROTECTION = "1.3.6.1.5.5.7.3.4";
 const ANY_EKU = "2.5.29.37.0";
+/** RFC 8551 §4: receiving agents must handle 2048-bit RSA; shorter keys are broken or close. */
+const MIN_RSA_BITS = 2048;
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 /** The certificate's e-mail SAN entries, lower-cased. */
@@ -73,6 +75,11 @@ export async function checkRecipientCertificate(
   }
   if (alg === null)
     return { ok: false, reason: "certificate key is neither RSA nor EC P-256/P-384" };
+
+  const bits = (leaf.publicKey.algorithm as { modulusLength?: number }).modulusLength ?? 0;
+  if (alg === "rsa" && bits < MIN_RSA_BITS) {
+    return { ok: false, reason: `certificate RSA key too short (${bits} bits)` };
+  }
 
   // RFC 5280 §4.2.1.3: no keyUsage extension means no restriction.
   const ku = leaf.getExtension(x509.KeyUsagesExtension);
