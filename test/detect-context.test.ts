@@ -96,3 +96,18 @@ t.test("drug names, MBIs, NPIs and DEA numbers are found with their context", as
   t.same(found("payment-card", body("Visa card 4539 5787 6362 1486")), ["high"]);
   t.same(found("aba-routing", body("Routing number 011000015")), ["high"]);
 });
+
+t.test("adversarial text is scanned in bounded time", async (t) => {
+  const inputs = [
+    "Patient: " + "Aaaa ".repeat(100_000),
+    "1".repeat(500_000),
+    "1-2-3-4-5-6-7-8-9-".repeat(30_000),
+    "Dear Mr. Ab Cd Ef ".repeat(30_000),
+    "DOB born date of birth 1/1/".repeat(20_000),
+    "12 Aaa Bbb Ccc ".repeat(40_000),
+    "a@".repeat(250_000),
+  ];
+  const started = Date.now();
+  for (const text of inputs) runDetectors([body(text)], BUILTIN_DETECTORS);
+  t.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
+});
