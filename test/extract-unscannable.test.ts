@@ -135,6 +135,12 @@ t.test("S/MIME and PGP encrypted content is unscannable as encrypted", async (t)
     ]),
   });
   t.same(reasons(await extract(pgp)), { encrypted: "encrypted" });
+
+  const armored = "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA0x\r\n-----END PGP MESSAGE-----\r\n";
+  const inline = message({ body: { type: "text/plain", body: `Hi,\r\n${armored}` } });
+  t.same(reasons(await extract(inline)), { body: "encrypted" });
+  const file = withAttachment("notes.asc", "application/octet-stream", Buffer.from(armored));
+  t.same(reasons(await extract(file)), { "attachment:notes.asc": "encrypted" });
 });
 
 t.test("bad input never throws: empty, binary noise and broken MIME get an answer", async (t) => {

@@ -2,7 +2,7 @@ import { decodeText } from "./charset.js";
 import { ExtractError, type ExtractContext } from "./context.js";
 import { csvRows } from "./csv.js";
 import { htmlToText } from "./html.js";
-import { extractMessage } from "./message.js";
+import { PGP_ARMOR, extractMessage } from "./message.js";
 import { pdfPages } from "./pdf.js";
 import { rtfToText } from "./rtf.js";
 import { sniff, type Sniffed } from "./sniff.js";
@@ -108,9 +108,12 @@ async function readFile(ctx: ExtractContext, buf: Buffer, job: Job): Promise<str
     case "eml":
       await extractMessage(ctx, buf, { prefix: source, depth: facts.depth });
       return sniffed.mime;
-    case "text":
-      ctx.addText(source, "attachment", decodeText(buf, facts.charset));
+    case "text": {
+      const text = decodeText(buf, facts.charset);
+      ctx.addText(source, "attachment", text);
+      if (text.includes(PGP_ARMOR)) ctx.unscannable(source, "encrypted");
       return null;
+    }
     case "image":
       // TIFF is what fax servers and document scanners write; other images are mostly logos.
       if (sniffed.mime === "image/tiff") throw new ExtractError("unsupported");

@@ -45,6 +45,9 @@ function isSignedData(node: MimeNode): boolean {
   return /smime-type\s*=\s*"?signed-data/i.test(ct);
 }
 
+/** Inline PGP (RFC 4880 section 6.2): the armored block cannot be read, whatever surrounds it. */
+export const PGP_ARMOR = "-----BEGIN PGP MESSAGE-----";
+
 interface PartFacts {
   filename: string | null;
   type: string;
@@ -91,11 +94,16 @@ export async function extractMessage(ctx: ExtractContext, raw: Buffer, place: Pl
       }
       continue;
     }
-    await extractLeaf(ctx, leaf, place, names);
+    await extractLeaf(ctx, leaf, { place, names });
   }
 }
 
-async function extractLeaf(ctx: ExtractContext, leaf: Leaf, place: Place, names: BodyNames) {
+async function extractLeaf(
+  ctx: ExtractContext,
+  leaf: Leaf,
+  where: { place: Place; names: BodyNames },
+) {
+  const { place, names } = where;
   const { node, body } = leaf;
   const type = (node.contentType || "text/plain").toLowerCase();
   const filename = partFilename(node);
@@ -109,7 +117,7 @@ async function extractLeaf(ctx: ExtractContext, leaf: Leaf, place: Place, names:
       if (html) text = htmlToText(text);
       else if (node.flowed) text = unflow(text, node.delSp);
       ctx.addText(source, "body", text);
-      if (/-----BEGIN PGP MESSAGE-----/.test(text)) ctx.unscannable(source, "encrypted");
+      if (text.includes(PGP_ARMOR)) ctx.unscannable(source, "encrypted");
     });
     return;
   }
