@@ -9,25 +9,38 @@ const CRC24_POLY = 0x1864cfb;
 /** 57 input bytes make exactly one 76-character base64 line. */
 const LINE_BYTES = 57;
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
+/**
+ * CRC-24 tables for slicing by four: the register is kept left-aligned in 32 bits, so four
+ * input bytes are folded in per step (table k holds the effect of a byte k steps earlier).
+ */
+const CRC_TABLES = (() => {
+  const poly = CRC24_POLY << 8;
+  const tables = [0, 1, 2, 3].map(() => new Int32Array(256));
+  const [t0, t1, t2, t3] = tables as [Int32Array, Int32Array, Int32Array, Int32Array];
   for (let i = 0; i < 256; i++) {
-    let c = i << 16;
-    for (let bit = 0; bit < 8; bit++) {
-      c <<= 1;
-      if (c & 0x1000000) c ^= CRC24_POLY;
-    }
-    table[i] = c & 0xffffff;
+    let c = i << 24;
+    for (let bit = 0; bit < 8; bit++) c = c & 0x80000000 ? (c << 1) ^ poly : c << 1;
+    t0[i] = c;
   }
-  return table;
+  for (let i = 0; i < 256; i++) {
+    t1[i] = (t0[i]! << 8) ^ t0[t0[i]! >>> 24]!;
+    t2[i] = (t1[i]! << 8) ^ t0[t1[i]! >>> 24]!;
+    t3[i] = (t2[i]! << 8) ^ t0[t2[i]! >>> 24]!;
+  }
+  return { t0, t1, t2, t3 };
 })();
 
 export function crc24(data: Uint8Array, crc = CRC24_INIT): number {
-  let c = crc;
-  for (let i = 0; i < data.length; i++) {
-    c = ((c << 8) ^ (CRC_TABLE[((c >> 16) ^ (data[i] ?? 0)) & 0xff] ?? 0)) & 0xffffff;
+  const { t0, t1, t2, t3 } = CRC_TABLES;
+  let c = crc << 8;
+  let i = 0;
+  const whole = data.length - (data.length % 4);
+  for (; i < whole; i += 4) {
+    c ^= (data[i]! << 24) | (data[i + 1]! << 16) | (data[i + 2]! << 8) | data[i + 3]!;
+    c = t3[c >>> 24]! ^ t2[(c >>> 16) & 0xff]! ^ t1[(c >>> 8) & 0xff]! ^ t0[c & 0xff]!;
   }
-  return c;
+  for (; i < data.length; i++) c = (c << 8) ^ t0[((c >>> 24) ^ data[i]!) & 0xff]!;
+  return (c >>> 8) & 0xffffff;
 }
 
 function lines(bytes: Buffer): Buffer {
