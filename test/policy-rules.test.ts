@@ -195,3 +195,18 @@ t.test("the worked example in the policy authors' guide loads and does what it s
   const internal = { mailFrom: "a@riverbend.example.org", rcptTo: ["b@lab.riverbend.example.org"] };
   t.same(run(policy, extraction(`Referral RF-123456789${check}`), internal).rules, ["internal-mail"]);
 });
+
+t.test("excluded values drop out as whole values, never as prefixes", async (t) => {
+  const policy = compilePolicy(
+    "exclude:\n  npi: ['1234-567-893']\nrules:\n  - {name: npi, when: {detector: npi, confidence: high}, then: [encrypt]}\n",
+    { file: "p.yaml" },
+  );
+  t.equal(run(policy, extraction("our NPI 1234567893")).action, "allow", "the excluded NPI");
+  t.equal(run(policy, extraction("NPI 1245319599")).action, "encrypt", "another NPI");
+  const prefix = compilePolicy(
+    "exclude:\n  npi: ['12345']\nrules:\n  - {name: npi, when: {detector: npi, confidence: high}, then: [encrypt]}\n",
+    { file: "p.yaml" },
+  );
+  t.equal(run(prefix, extraction("NPI 1234567893")).action, "encrypt", "a prefix excludes nothing");
+  t.match(refused("exclude:\n  nope: [x]\nrules:\n  - {name: r, when: {detector: npi}, then: [allow]}\n").message, /exclude\.nope \(line 2.*unknown detector/);
+});

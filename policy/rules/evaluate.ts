@@ -23,6 +23,7 @@ export class CompiledPolicy {
   readonly #rules: readonly Rule[];
   readonly #dictionaries = new Map<string, Dictionary>();
   readonly #keywordSets = new WeakMap<object, Dictionary>();
+  readonly #excluded = new Map<string, Set<string>>();
 
   constructor(policy: PolicyFile, options: { name: string; detectors: readonly Detector[] }) {
     this.name = options.name;
@@ -30,6 +31,9 @@ export class CompiledPolicy {
     this.detectors = [...BUILTIN_DETECTORS, ...options.detectors];
     // Precedence: higher priority first; equal priority keeps file order (sort is stable).
     this.#rules = [...policy.rules].sort((a, b) => b.priority - a.priority);
+    for (const [detector, values] of Object.entries(policy.exclude)) {
+      this.#excluded.set(detector, new Set(values.map(canonical)));
+    }
     for (const [name, terms] of Object.entries(policy.dictionaries)) {
       this.#dictionaries.set(name, new Dictionary(terms));
     }
@@ -39,7 +43,8 @@ export class CompiledPolicy {
     return this.#rules.map((r) => r.name);
   }
 
-  evaluate(facts: MessageFacts): Verdict {
+  evaluate(input: MessageFacts): Verdict {
+    const facts = this.#excluded.size === 0 ? input : { ...input, matches: this.#withoutExcluded(input.matches) };
     const fired: Rule[] = [];
     const cache = new Map<Dictionary, number>();
     for (const rule of this.#rules) {
@@ -48,6 +53,10 @@ export class CompiledPolicy {
       if (rule.stop) break;
     }
     return this.#verdict(fired, facts);
+  }
+
+  #withoutExcluded(matches: readonly DetectorMatch[]): DetectorMatch[] {
+    return matches.filter((m) => !(this.#excluded.get(m.detector)?.has(canonical(m.key)) ?? false));
   }
 
   #verdict(fired: Rule[], facts: MessageFacts): Verdict {
@@ -190,4 +199,9 @@ function typeMatches(
   const types = [a.contentType, a.detectedType ?? ""];
   if (w.endsWith("/*")) return types.some((t) => t.startsWith(w.slice(0, -1)));
   return types.includes(w);
+}
+
+/** A value reduced for whole-value comparison: letters and digits only, upper case. */
+function canonical(value: string): string {
+  return value.toUpperCase().replace(/[^\p{L}\p{N}]/gu, "");
 }

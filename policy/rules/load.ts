@@ -100,6 +100,11 @@ function checkReferences(
       if (problem !== undefined) problems.push({ path: at.join("."), ...locate(at), message: problem });
     });
   });
+  for (const name of Object.keys(policy.exclude)) {
+    if (!BUILTIN_DETECTOR_NAMES.has(name) && !(name in policy.detectors)) {
+      problems.push({ path: `exclude.${name}`, ...locate(["exclude", name]), message: `unknown detector ${name}` });
+    }
+  }
   for (const name of Object.keys(policy.detectors)) {
     if (BUILTIN_DETECTOR_NAMES.has(name) || name === "unscannable") {
       problems.push({

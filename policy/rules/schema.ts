@@ -160,6 +160,11 @@ export const policySchema = z
     detectors: z.record(name, customDetectorSchema).default({}),
     dictionaries: z.record(name, z.array(z.string().min(1)).min(1)).default({}),
     groups: z.record(name, addressList).default({}),
+    /**
+     * Values that never count, per detector (your own NPI, a test member ID). Compared as
+     * whole values after removing separators and case, never as prefixes.
+     */
+    exclude: z.record(name, z.array(z.string().min(1)).min(1)).default({}),
     rules: z.array(ruleSchema).min(1),
   })
   .strict();
