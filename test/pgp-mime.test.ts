@@ -195,6 +195,22 @@ t.test("encrypting without a recipient is refused before any work", async (t) =>
 t.test("the armor checksum is RFC 4880's CRC-24", async (t) => {
   t.equal(crc24(Buffer.from("123456789")), 0x21cf02, "the CRC-24/OPENPGP check value");
   t.equal(crc24(Buffer.alloc(0)), 0xb704ce, "the initial value for no data");
+  // The bit-by-bit definition of RFC 4880 §6.1, against the table-driven one.
+  const reference = (data: Uint8Array) => {
+    let c = 0xb704ce;
+    for (const b of data) {
+      c ^= b << 16;
+      for (let i = 0; i < 8; i++) c = c & 0x800000 ? (c << 1) ^ 0x1864cfb : c << 1;
+    }
+    return c & 0xffffff;
+  };
+  for (const n of [1, 3, 4, 5, 57, 1000, 4099]) {
+    const data = randomBytes(n);
+    t.equal(crc24(data), reference(data), `${n} bytes`);
+    const half = Math.floor(n / 2);
+    const chained = crc24(data.subarray(half), crc24(data.subarray(0, half)));
+    t.equal(chained, reference(data), `${n} bytes in two pieces`);
+  }
 });
 
 t.test("an inner PGP/MIME signature still verifies after encryption", async (t) => {
