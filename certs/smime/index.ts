@@ -7,6 +7,7 @@ import { signEntity, type SignOptions } from "./sign.js";
 export { checkRecipientCertificate, emailAddresses } from "./check.js";
 export type { CertificateCheck, CheckOptions } from "./check.js";
 export { assertRecipientKeys } from "./envelope.js";
+export { findRecipientCertificate, type CertificateChoice } from "./lookup.js";
 export type { ContentEncryption } from "./envelope.js";
 export { SmimeError, type SmimeErrorCode } from "./errors.js";
 export { base64Lines, protectHeaders, type HeaderField } from "./mime.js";
