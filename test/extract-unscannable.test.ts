@@ -71,6 +71,14 @@ t.test("an archive with more entries than the budget allows is over-budget", asy
   t.same(reasons(x), { "attachment:many.zip": "over-budget" });
 });
 
+t.test("a message with more MIME parts than the budget allows is over-budget", async (t) => {
+  const parts = Array.from({ length: 12 }, (_, i) => entity({ type: "text/plain", body: `${i}` }));
+  const x = await extract(message({ body: multipart("mixed", parts) }), {
+    budget: { maxEntries: 5 },
+  });
+  t.ok(x.unscannable.some((u) => u.source === "message" && u.reason === "over-budget"));
+});
+
 t.test("archives nested deeper than the budget allows are over-budget", async (t) => {
   let zip = makeZip({ "deep.txt": `SSN ${VALUE}` });
   for (let i = 0; i < 4; i++) zip = makeZip({ [`level${i}.zip`]: zip });

@@ -76,7 +76,7 @@ export async function extractMessage(ctx: ExtractContext, raw: Buffer, place: Pl
   });
   const messageSource = place.prefix === "" ? "message" : place.prefix;
   if (!split.root) throw new ExtractError("corrupt");
-  if (split.failed) ctx.unscannable(messageSource, "corrupt");
+  if (split.failed) ctx.unscannable(messageSource, split.failed);
 
   const headers = decodedHeaders(split.root);
   if (place.depth === 0) ctx.out.headers.push(...headers);

@@ -23,8 +23,11 @@ export interface Leaf {
 export interface SplitMessage {
   root: MimeNode | null;
   leaves: Leaf[];
-  /** The splitter gave up (limits, broken structure); leaves hold what came before. */
-  failed: boolean;
+  /**
+   * Why the splitter gave up, if it did: a header block or part count over mailsplit's limits,
+   * or structure it could not follow. Leaves hold what came before.
+   */
+  failed: "over-budget" | "corrupt" | null;
 }
 
 interface Collecting {
@@ -83,12 +86,12 @@ export function decodeQuotedPrintable(raw: Buffer): Buffer {
 interface Split {
   root: MimeNode | null;
   order: Collecting[];
-  failed: boolean;
+  failed: "over-budget" | "corrupt" | null;
 }
 
 function runSplitter(input: Buffer, limits: { maxParts: number; rawLimit: number }) {
   const splitter = new Splitter({ ignoreEmbedded: true, maxChildNodes: limits.maxParts });
-  const split: Split = { root: null, order: [], failed: false };
+  const split: Split = { root: null, order: [], failed: null };
   const byNode = new Map<MimeNode, Collecting>();
 
   return new Promise<Split>((resolve) => {
@@ -115,7 +118,9 @@ function runSplitter(input: Buffer, limits: { maxParts: number; rawLimit: number
     // mailsplit's typings only declare "data"; end and error are ordinary stream events.
     const stream: EventEmitter = splitter;
     stream.once("end", () => resolve(split));
-    stream.once("error", () => resolve({ ...split, failed: true }));
+    stream.once("error", (err: Error & { code?: string }) => {
+      resolve({ ...split, failed: err.code === "EMAXLEN" ? "over-budget" : "corrupt" });
+    });
     splitter.end(input);
   });
 }
@@ -148,7 +153,7 @@ export async function splitMessage(
       const body = raw.subarray(end);
       const over = body.length > rawLimit;
       const only: Collecting = { node: root, chunks: over ? [] : [body], size: body.length, over };
-      split = { root, order: [only], failed: false };
+      split = { root, order: [only], failed: null };
     }
   }
   split ??= await runSplitter(raw, opts);
