@@ -131,6 +131,15 @@ t.test("a recipient entry without a wrapped key fails closed with a stable code"
   t.ok(err instanceof SmimeError);
   t.equal((err as SmimeError).code, "smime_empty_recipient_key");
   t.notMatch((err as Error).message, /example\./, "the error names no address");
+  await t.rejects(
+    encryptSmime(inner, {
+      recipients: [rsa.certPem],
+      outerHeaders: outer,
+      keyWrapper: (cek) => Buffer.from(cek),
+    }),
+    { code: "smime_empty_recipient_key" },
+    "an engine that hands the key back unencrypted is caught too",
+  );
 });
 
 t.test(

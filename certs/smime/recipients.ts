@@ -89,11 +89,21 @@ function keyTransport(cek: Buffer, r: RecipientKey, wrap: KeyWrapper): pkijs.Rec
           algorithmId: OID.rsaEncryption,
           algorithmParams: new asn1js.Null(),
         });
+  // RSA output is exactly as long as the modulus; anything else (nothing, or the key itself
+  // handed back by an engine that could not encrypt) must never leave.
+  const wrapped = wrap(cek, r);
+  const modulusBytes = Math.ceil((r.publicKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8);
+  if (wrapped.length !== modulusBytes || wrapped.equals(cek)) {
+    throw new SmimeError(
+      "smime_empty_recipient_key",
+      "S/MIME output refused: a key transport entry holds no wrapped key",
+    );
+  }
   const ktri = new pkijs.KeyTransRecipientInfo({
     version: 0,
     rid: issuerAndSerial(r.certificate),
     keyEncryptionAlgorithm: algorithm,
-    encryptedKey: new asn1js.OctetString({ valueHex: toArrayBuffer(wrap(cek, r)) }),
+    encryptedKey: new asn1js.OctetString({ valueHex: toArrayBuffer(wrapped) }),
   });
   return new pkijs.RecipientInfo({ variant: 1, value: ktri });
 }
