@@ -93,15 +93,24 @@ export function envelope(entity: Buffer, o: EnvelopeOptions): Buffer {
   const mode = o.contentEncryption ?? "aes-256-cbc";
   const wrap = o.keyWrapper ?? rsaWrap;
   const cek = randomBytes(32);
-  const infos = o.recipients.map((pem) => {
-    const first = pemBlocks(pem)[0];
-    if (!first)
-      throw new SmimeError("smime_bad_certificate", "a recipient entry holds no PEM certificate");
-    return recipientInfo(cek, recipientKey(first, padding), wrap);
-  });
-  const recipientSet = derOf(new asn1js.Set({ value: infos.map((i) => i.toSchema()) }));
-  const { algorithm, ciphertext, tag } = encryptContent(entity, mode, cek);
-  cek.fill(0);
+  let infos: pkijs.RecipientInfo[];
+  let content: ReturnType<typeof encryptContent>;
+  try {
+    infos = o.recipients.map((pem) => {
+      const first = pemBlocks(pem)[0];
+      if (!first) {
+        throw new SmimeError("smime_bad_certificate", "a recipient entry holds no PEM certificate");
+      }
+      return recipientInfo(cek, recipientKey(first, padding), wrap);
+    });
+    content = encryptContent(entity, mode, cek);
+  } finally {
+    cek.fill(0);
+  }
+  const { algorithm, ciphertext, tag } = content;
+  // DER SET OF: elements in ascending order of their encodings (X.690 §11.6).
+  const encoded = infos.map((i) => derOf(i.toSchema())).sort(Buffer.compare);
+  const recipientSet = tlv(0x31, encoded);
 
   let contentType: string;
   let body: Buffer;
