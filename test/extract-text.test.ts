@@ -25,8 +25,8 @@ for (const [charset, bytes, word] of CHARSETS) {
     });
     const x = await extract(raw);
     const body = x.segments.find((s) => s.source === "body");
-    t.match(body?.text ?? "", word);
-    t.match(body?.text ?? "", VALUE);
+    t.match(body?.original ?? "", word, "decoded");
+    t.match(body?.text ?? "", VALUE, "normalised");
   });
 }
 
@@ -123,6 +123,15 @@ t.test("normalisation applies NFKC and drops invisible characters, offsets map b
     "３４５－６７－８９０１",
   );
   t.equal(original.slice(offsets![text.length - 4]!, offsets![text.length]!), "\ufb01le");
+});
+
+t.test("dashes and digits of other scripts are read as ASCII", async (t) => {
+  const { text, offsets } = normalise(
+    "SSN \u0663\u0664\u0665\u2010\u0666\u0667\u2013\u0668\u0669\u0660\u0661",
+  );
+  t.equal(text, `SSN ${VALUE}`);
+  t.equal(offsets?.length, text.length + 1, "one offset per character");
+  t.equal(normalise("\u0967\u0968 \u2212 \uff13").text, "12 - 3", "Devanagari, minus, fullwidth");
 });
 
 t.test("normalisation collapses whitespace runs and keeps paragraph breaks", async (t) => {

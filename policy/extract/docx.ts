@@ -20,6 +20,7 @@ export function wordmlToText(xml: string): string {
         if (name === "w:t" || name === "w:deltext") inText++;
         else if (name === "w:tab") out.push("\t");
         else if (name === "w:br" || name === "w:cr") out.push("\n");
+        else if (name === "w:nobreakhyphen") out.push("-");
       },
       ontext(text) {
         if (inText > 0) out.push(text);

@@ -42,16 +42,37 @@ const CLUSTER = /\P{M}\p{M}*|\p{M}+/gsu;
 
 /**
  * NFKC of single code points, cached ("" when a code point maps to itself): text in one script
- * repeats the same few thousand code points.
+ * repeats the same few thousand code points. Beyond NFKC, dashes (U+2010 hyphen, en dash, minus
+ * sign ...) become "-" and decimal digits of any script become ASCII digits, since NFKC leaves
+ * them be and a value written with them would otherwise slip past every pattern.
  */
 const singles = new Map<number, string>();
+
+const DASH = /^[\p{Pd}\u2212\u2796\ufe63\uff0d]$/u;
+const DIGIT = /^\p{Nd}$/u;
+
+/** The value of a decimal digit: Unicode lays each script's digits out as a run of ten. */
+function digitValue(cp: number): number {
+  let start = cp;
+  while (start > 0 && DIGIT.test(String.fromCodePoint(start - 1))) start--;
+  return (cp - start) % 10;
+}
+
+function mapCodePoint(cp: number): string {
+  const ch = String.fromCodePoint(cp);
+  const n = ch.normalize("NFKC");
+  if (n.length <= 2 && n.codePointAt(0) === n.codePointAt(n.length - 1)) {
+    if (DASH.test(n)) return "-";
+    if (DIGIT.test(n) && (n < "0" || n > "9")) return String(digitValue(n.codePointAt(0) ?? 0));
+  }
+  return n;
+}
 
 function nfkcChange(cp: number): string | null {
   let r = singles.get(cp);
   if (r === undefined) {
-    const ch = String.fromCodePoint(cp);
-    const n = ch.normalize("NFKC");
-    r = n === ch ? "" : n;
+    const n = mapCodePoint(cp);
+    r = n === String.fromCodePoint(cp) ? "" : n;
     if (singles.size < 65536) singles.set(cp, r);
   }
   return r === "" ? null : r;
