@@ -111,3 +111,9 @@ t.test("adversarial text is scanned in bounded time", async (t) => {
   for (const text of inputs) runDetectors([body(text)], BUILTIN_DETECTORS);
   t.ok(Date.now() - started < 30_000, `took ${Date.now() - started} ms`);
 });
+
+t.test("digits in neighbouring cells are not joined into one number", async (t) => {
+  const rows = [["area", "exchange", "line", "group", "serial"], ["217", "555", "0130", "56", "0759"]];
+  t.same(found("phone", sheet(rows)), []);
+  t.same(found("us-ssn", sheet([["a", "b", "c"], ["706", "56", "0759"]])), []);
+});

@@ -1,6 +1,7 @@
-import { ContextWords, hasContext, inOtherRole } from "./context.js";
+import type { Confidence } from "../types.js";
+import { ContextWords, hasContext, inOtherRole, lineBefore } from "./context.js";
 import { push } from "./ids.js";
-import { forEachCell, type Detector } from "./types.js";
+import { forEachCell, type Detector, type SegmentView } from "./types.js";
 
 /**
  * Who a message is about: dates of birth (a date only counts with birth context), patients'
@@ -91,10 +92,38 @@ export const dobDetector: Detector = {
   },
 };
 
-const PHONE_CONTEXT = new ContextWords([
-  "phone", "tel", "telephone", "cell", "mobile", "home", "contact", "call", "reach me", "fax",
+/**
+ * Contact details are everywhere (signatures, vendors); they rise above low only where the
+ * text ties them to a person: "patient contact", "reach me at", "home", a column of a people
+ * table, an e-mail header of a forwarded message.
+ */
+const PERSONAL_CONTACT = new ContextWords([
+  "patient", "patient contact", "home", "home phone", "cell", "my cell", "mobile", "reach me",
+  "call me", "you can reach", "best number", "my number", "emergency contact", "daughter", "son",
+  "wife", "husband", "mother", "father", "guardian", "caregiver", "lives", "resides",
+  "residence", "home address", "dob", "d.o.b", "date of birth", "born", "claimant", "member",
 ]);
-const PHONE_RE = /(?<![\d-])(?:\+?1[\s.-]?)?(?:\(([2-9]\d\d)\)\s?|([2-9]\d\d)[\s.-])([2-9]\d\d)[\s.-](\d{4})(?![\d-])/g;
+/** In a table of people, these headers make a column personal. */
+const PERSONAL_HEADERS = new ContextWords([
+  "phone", "email", "e-mail", "address", "street", "home", "cell", "mobile", "contact",
+]);
+const BUSINESS_CONTACT = new ContextWords([
+  "main", "fax", "office", "ext", "desk", "line", "toll-free", "toll free", "dial-in", "pager",
+  "ap", "rep", "support", "help desk", "it", "billing", "remit", "vendor", "ship to", "returns",
+  "questions", "center", "centre", "medicine", "clinic", "hospital", "pharmacy", "laboratories",
+  "imaging", "llc", "inc", "po box", "suite", "department", "services",
+]);
+
+/** low, or medium/high when the contact detail is tied to a person (see PERSONAL_CONTACT). */
+function contactConfidence(view: SegmentView, start: number, end: number): Confidence {
+  const header = view.headerAt(start);
+  if (header !== undefined) return PERSONAL_HEADERS.test(header) ? "high" : "low";
+  const before = lineBefore(view, start, 30);
+  if (BUSINESS_CONTACT.lastEnd(before) > PERSONAL_CONTACT.lastEnd(before)) return "low";
+  return hasContext(view, { start, end }, { words: PERSONAL_CONTACT, proximity: 40 }) ? "medium" : "low";
+}
+// Separators are spaces, dots or dashes, never a tab or line break: in a table those split cells.
+const PHONE_RE = /(?<![\d-])(?:\+?1[ .-]?)?(?:\(([2-9]\d\d)\) ?|([2-9]\d\d)[ .-])([2-9]\d\d)[ .-](\d{4})(?![\d-])/g;
 
 export const phoneDetector: Detector = {
   name: "phone",
@@ -104,8 +133,7 @@ export const phoneDetector: Detector = {
       const start = m.index;
       const end = start + m[0].length;
       const key = `${m[1] ?? m[2]}${m[3]}${m[4]}`;
-      const context = hasContext(view, { start, end }, { words: PHONE_CONTEXT, proximity: 30 });
-      push(out, view, { start, end, confidence: context ? "high" : "medium", key }, this.name);
+      push(out, view, { start, end, confidence: contactConfidence(view, start, end), key }, this.name);
     }
   },
 };
@@ -129,7 +157,8 @@ export const emailDetector: Detector = {
       if (m === null) continue;
       const end = start + m[0].length;
       lastEnd = end;
-      push(out, view, { start, end, confidence: "medium", key: m[0].toLowerCase() }, this.name);
+      const confidence = contactConfidence(view, start, end);
+      push(out, view, { start, end, confidence, key: m[0].toLowerCase() }, this.name);
     }
   },
 };
@@ -138,14 +167,11 @@ const STREET_TYPES =
   "St|Street|Ave|Avenue|Rd|Road|Dr|Drive|Ln|Lane|Blvd|Boulevard|Ct|Court|Way|Ter|Terrace|Pl|" +
   "Place|Pkwy|Parkway|Cir|Circle|Hwy|Highway|Trl|Trail|Sq|Square|Loop|Row|Run|Pike";
 const ADDRESS_RE = new RegExp(
-  `(?<![\\w-])\\d{1,6}\\s+(?:[NSEW]\\.?\\s+)?(?:[A-Z][A-Za-z'-]+\\s+){1,3}(?:${STREET_TYPES})\\b\\.?` +
+  `(?<![\\w-])\\d{1,6} +(?:[NSEW]\\.? +)?(?:[A-Z][A-Za-z'-]+ +){1,3}(?:${STREET_TYPES})\\b\\.?` +
     `(?:,?\\s+(?:Apt|Unit|Suite|Ste|#)\\.?\\s*[A-Za-z0-9-]+)?` +
     `(?:,\\s+[A-Z][A-Za-z .'-]{1,30},\\s+[A-Z]{2}\\s+\\d{5}(?:-\\d{4})?)?`,
   "g",
 );
-const ADDRESS_CONTEXT = new ContextWords([
-  "address", "home address", "lives", "resides", "residence", "patient", "home", "at",
-]);
 
 export const addressDetector: Detector = {
   name: "street-address",
@@ -155,9 +181,8 @@ export const addressDetector: Detector = {
       const start = m.index;
       const end = start + m[0].length;
       if (inOtherRole(view, start, {})) continue;
-      const context = hasContext(view, { start, end }, { words: ADDRESS_CONTEXT, proximity: 25 });
       const key = m[0].toLowerCase().replace(/\s+/g, " ");
-      push(out, view, { start, end, confidence: context ? "high" : "medium", key }, this.name);
+      push(out, view, { start, end, confidence: contactConfidence(view, start, end), key }, this.name);
     }
   },
 };
