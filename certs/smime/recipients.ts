@@ -143,7 +143,9 @@ function keyAgreement(cek: Buffer, r: RecipientKey): pkijs.RecipientInfo {
     originator: new pkijs.OriginatorIdentifierOrKey({
       variant: 3,
       value: new pkijs.OriginatorPublicKey({
-        algorithm: ephInfo.algorithm,
+        // RFC 5753 §3.1.1, as OpenSSL writes it: id-ecPublicKey with the parameters absent;
+        // the curve is the recipient's.
+        algorithm: new pkijs.AlgorithmIdentifier({ algorithmId: OID.ecPublicKey }),
         publicKey: ephInfo.subjectPublicKey,
       }),
     }),
