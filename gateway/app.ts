@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import type { HttpOptions } from "../certs/discovery/index.js";
 import { loadPolicy, type PolicyEngine } from "../policy/index.js";
 import { createHttp } from "./api/index.js";
 import { splitHostPort, type Config } from "./config/index.js";
@@ -8,9 +9,11 @@ import { createDeliverer } from "./deliver/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { createPipeline } from "./pipeline/index.js";
 import { QueueRunner } from "./queue/index.js";
+import { CopyBuilder, createSelector } from "./secure/index.js";
+import { createMtaSts, createTlsProber, nextHopRoots } from "./secure/tls-probe.js";
 import { ensureSecretFile } from "./secrets.js";
 import { createIngress, ensureTlsMaterial } from "./smtp/index.js";
-import { openStore, type Store } from "./store/index.js";
+import { openKeyRepository, openStore, type Store } from "./store/index.js";
 
 /** Wires the parts of DESIGN.md together: store, ingress, pipeline, queue, delivery, HTTP. */
 
@@ -18,6 +21,11 @@ export interface GatewayOptions {
   logger?: Logger | undefined;
   /** Lease owner name; default host name plus a random suffix. */
   nodeId?: string | undefined;
+  /**
+   * TLS trust and host resolution for WKD and keyserver lookups. Default: Node's roots plus
+   * delivery.tls.caFile, and the system resolver (tests point names at loopback).
+   */
+  keyLookupHttp?: HttpOptions | undefined;
 }
 
 export interface Address {
@@ -59,8 +67,25 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   let policy = await loadPolicyEngine(config);
   const store = await openStore(config);
   const tls = await ensureTlsMaterial(config, logger);
-  const deliverer = createDeliverer({ config, logger, loopSecret, dkim });
-  const pipeline = createPipeline({ store, config, logger, policy: () => policy });
+  const keys = await openKeyRepository(config, { log: logger });
+  // One MTA-STS cache for the selector's probes and the deliverer's send-time checks.
+  const mtaSts = config.delivery.mode === "mx" ? createMtaSts(config) : null;
+  const prober = config.delivery.mode === "mx" ? createTlsProber(config, { mtaSts }) : null;
+  const selector = createSelector(config, {
+    repository: keys,
+    prober,
+    http: options.keyLookupHttp ?? { ca: nextHopRoots(config) },
+  });
+  const builder = new CopyBuilder({ repository: keys, secure: config.secure });
+  const deliverer = createDeliverer({ config, logger, loopSecret, dkim, mtaSts });
+  const pipeline = createPipeline({
+    store,
+    config,
+    logger,
+    policy: () => policy,
+    selector,
+    builder,
+  });
   const runner = new QueueRunner({ store, config, logger, deliverer, pipeline, nodeId });
 
   const ingress = createIngress({
@@ -81,6 +106,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await http.listen({ host, port });
   } catch (err) {
     await ingress.close().catch(() => undefined);
+    prober?.close();
+    await keys.close();
     await store.close();
     throw err;
   }
@@ -112,7 +139,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await ingress.close();
       await runner.stop();
       await deliverer.close();
+      prober?.close();
       await http.close();
+      await keys.close();
       await store.close();
       logger.flush?.();
     },

@@ -205,6 +205,58 @@ export const keysSchema = z
   })
   .strict();
 
+/** How sensitive copies are protected per recipient (the selector, gateway/secure/select.ts). */
+export const secureSchema = z
+  .object({
+    /**
+     * Methods tried per recipient, first that applies wins. Default smime, pgp, tls, portal.
+     * Whatever the order, a copy no method can carry is held, never sent in clear.
+     */
+    order: z
+      .array(z.enum(["smime", "pgp", "tls", "portal"]))
+      .min(1)
+      .default(["smime", "pgp", "tls", "portal"]),
+    /** Subject shown outside S/MIME and PGP copies; the real one travels inside. */
+    neutralSubject: z.string().min(1).default("Secure message"),
+    smime: z
+      .object({
+        /**
+         * PEM bundle of CAs whose recipient certificates are trusted. The organisation's own
+         * CA (sealgate certs) is always trusted too. Default: none besides it.
+         */
+        trustAnchorsFile: z.string().min(1).optional(),
+        /** Default aes-256-cbc (every client); aes-256-gcm writes AuthEnvelopedData. */
+        contentEncryption: z.enum(["aes-256-cbc", "aes-256-gcm"]).default("aes-256-cbc"),
+        /** RSA key transport. Default pkcs1v15 (Outlook, Apple Mail); oaep is stronger. */
+        rsaPadding: z.enum(["pkcs1v15", "oaep"]).default("pkcs1v15"),
+        /** Sign with the organisation's certificate before encrypting. Default false. */
+        signWithOrganisation: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    pgp: z
+      .object({
+        /** Look keys up in the recipient domain's Web Key Directory. Default true. */
+        wkd: z.boolean().default(true),
+        /** Keyserver lookups (VKS or HKP). Default: off. */
+        keyserver: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** Default https://keys.openpgp.org. */
+            url: z.string().url().default("https://keys.openpgp.org"),
+            /** Default vks (verified addresses); hkp for servers such as Hockeypuck. */
+            protocol: z.enum(["vks", "hkp"]).default("vks"),
+          })
+          .strict()
+          .prefault({}),
+        /** Seconds one recipient's whole key lookup may take. Default 10. */
+        timeout: z.number().positive().default(10),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Folder for the SQLite file, generated keys and the outbox. Default ./data. */
@@ -221,6 +273,7 @@ export const configSchema = z
     policy: policySchema.default(policySchema.parse({})),
     store: storeSchema.default(storeSchema.parse({})),
     keys: keysSchema.default(keysSchema.parse({})),
+    secure: secureSchema.default(secureSchema.parse({})),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -244,3 +297,4 @@ export type Config = z.infer<typeof configSchema>;
 export type ConnectorConfig = z.infer<typeof connectorSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
 export type SmtpConfig = z.infer<typeof smtpSchema>;
+export type SecureConfig = z.infer<typeof secureSchema>;

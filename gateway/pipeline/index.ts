@@ -3,10 +3,12 @@ import type { PolicyEngine, Verdict } from "../../policy/index.js";
 import type { Config } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { buildDsn } from "../queue/dsn.js";
-import { selectRoute } from "../secure/index.js";
-import type { DeliveryPlan, NewEvent, RouteKind, Store, StoredMessage } from "../store/index.js";
+import { MemoryKeyRepository } from "../../certs/memory.js";
+import { CopyBuilder, RecipientSelector, selectRoute } from "../secure/index.js";
+import type { NewEvent, Store, StoredMessage } from "../store/index.js";
 import { addHeaders } from "./headers.js";
 import { buildSenderNotice } from "./notice.js";
+import { groupPlans, routeSensitive, type RoutedCopies } from "./route.js";
 
 /**
  * The pipeline for one queued message: policy → route per recipient → plans, recorded in
@@ -20,6 +22,13 @@ export interface PipelineOptions {
   logger: Logger;
   /** Returns the current policy; reloading swaps what this returns. */
   policy: () => PolicyEngine;
+  /**
+   * Chooses each recipient's method for sensitive mail. Default: one without keys or probes
+   * (no key store: S/MIME and PGP never apply; TLS is checked at send time only).
+   */
+  selector?: RecipientSelector | undefined;
+  /** Builds S/MIME and PGP copies. Default: one over an empty key store. */
+  builder?: CopyBuilder | undefined;
 }
 
 export interface Pipeline {
@@ -30,43 +39,25 @@ export interface Pipeline {
 export type HoldReason =
   | "policy-failed" // the policy engine could not decide (parse fault, timeout)
   | "quarantine" // a rule asked for an admin to look at it
-  | "method-unavailable"; // the forced method is not available; never fall back to clear
+  | "method-unavailable"; // no method can carry any recipient's copy; never fall back to clear
 
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { store, config, logger } = options;
   const reportingMta = config.smtp.hostname ?? hostname();
-
-  function nextHop(recipient: string): string {
-    switch (config.delivery.mode) {
-      case "outbox":
-        return "outbox";
-      case "smarthost":
-        return config.delivery.smartHost?.host ?? "smarthost";
-      case "mx":
-        return recipient.slice(recipient.lastIndexOf("@") + 1).toLowerCase();
-    }
-  }
-
-  /** Groups recipients that share route and next hop into one copy (one SMTP transaction). */
-  function plan(
-    recipients: string[],
-    route: RouteKind,
-    sensitive: boolean,
-    raw?: Buffer,
-  ): DeliveryPlan[] {
-    const byHop = new Map<string, string[]>();
-    for (const rcpt of recipients) {
-      const hop = nextHop(rcpt);
-      byHop.set(hop, [...(byHop.get(hop) ?? []), rcpt]);
-    }
-    return [...byHop].map(([hop, rcpts]) => ({
-      recipients: rcpts,
-      route,
-      nextHop: hop,
-      sensitive,
-      raw,
-    }));
-  }
+  const emptyKeys = new MemoryKeyRepository();
+  const selector =
+    options.selector ??
+    new RecipientSelector({
+      repository: emptyKeys,
+      trustAnchors: async () => [],
+      discovery: null,
+      prober: null,
+      mode: config.delivery.mode,
+      smartHost: config.delivery.smartHost?.host,
+      order: config.secure.order,
+    });
+  const builder =
+    options.builder ?? new CopyBuilder({ repository: emptyKeys, secure: config.secure });
 
   async function hold(message: StoredMessage, reason: HoldReason, detail: string) {
     const log = logger.child({ queueId: message.id });
@@ -141,6 +132,31 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     });
   }
 
+  /**
+   * Recipients whose copy no method can carry while the others go out: they are not sent
+   * to, and the sender gets a DSN naming them (no Subject, no content).
+   */
+  async function tellHeld(message: StoredMessage, held: string[]) {
+    if (message.envelope.mailFrom === "" || message.origin !== "ingress") return;
+    const dsn = buildDsn({
+      message,
+      recipients: held.map((address) => ({
+        address,
+        action: "failed" as const,
+        status: "5.7.1",
+        diagnostic:
+          "not sent: this recipient has no certificate or key and no verified TLS, and the " +
+          `secure portal is not available yet; reference ${message.id}`,
+      })),
+      reportingMta,
+      postmaster: config.delivery.postmaster,
+      organisation: config.organisation,
+      includeHeaders: false,
+    });
+    const dsnQueueId = await store.enqueue(dsn);
+    await store.recordEvent({ queueId: message.id, name: "deliver:dsn", data: { dsnQueueId } });
+  }
+
   async function evaluate(message: StoredMessage): Promise<Verdict | null> {
     // Mail sealgate made itself (DSNs, notices) carries no user content to scan.
     if (message.origin !== "ingress") return { action: "allow", rules: [], findings: [] };
@@ -199,42 +215,84 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
       const sensitive = verdict.action === "encrypt";
       const selection = selectRoute({ sensitive, method: verdict.method ?? "auto" });
-      if (selection.kind === "hold") {
-        return hold(message, "method-unavailable", selection.reason);
-      }
+      const modified = Boolean(verdict.addHeaders?.length);
       const raw = verdict.addHeaders?.length
         ? addHeaders(message.raw, verdict.addHeaders)
-        : undefined;
-      const plans = plan(message.envelope.rcptTo, selection.route, sensitive, raw);
-      const events: NewEvent[] = plans.flatMap((p) =>
-        p.recipients.map((recipient) => ({
-          queueId: message.id,
-          name: "secure:route" as const,
-          recipient,
-          data: { route: p.route, reason: selection.reason, nextHop: p.nextHop },
-        })),
-      );
-      await store.routeMessage(message.id, plans, events);
-      if (verdict.notifySender) {
-        const how = sensitive
-          ? "over verified TLS (the next hop must prove its identity)"
-          : "normally";
-        await notifySender(
-          message,
-          verdict,
-          `${message.envelope.rcptTo.length} recipient(s): sent ${how}.`,
+        : message.raw;
+      const rcpts = message.envelope.rcptTo;
+      if (selection.kind === "route") {
+        const plans = groupPlans(config, rcpts, {
+          route: selection.route,
+          sensitive,
+          raw: modified ? raw : undefined,
+        });
+        const events: NewEvent[] = plans.flatMap((p) =>
+          p.recipients.map((recipient) => ({
+            queueId: message.id,
+            name: "secure:route" as const,
+            recipient,
+            data: { route: p.route, reason: selection.reason, nextHop: p.nextHop },
+          })),
         );
+        await store.routeMessage(message.id, plans, events);
+        if (verdict.notifySender) {
+          await notifySender(message, verdict, `${rcpts.length} recipient(s): sent normally.`);
+        }
+        logger.info(
+          {
+            queueId: message.id,
+            event: "secure:route",
+            route: selection.route,
+            rules: verdict.rules,
+          },
+          "message routed",
+        );
+        return;
       }
+
+      const routed = await routeSensitive(rcpts, raw, {
+        config,
+        selector,
+        builder,
+        queueId: message.id,
+        method: selection.method,
+        modified,
+      });
+      if (routed.plans.length === 0) {
+        for (const event of routed.events) await store.recordEvent(event);
+        await hold(
+          message,
+          "method-unavailable",
+          "no secure method for any recipient and the portal is not available yet",
+        );
+      } else {
+        // The notice first: if the run stops in between, the sender may hear twice, never not.
+        if (routed.held.length > 0) await tellHeld(message, routed.held);
+        await store.routeMessage(message.id, routed.plans, routed.events);
+      }
+      if (verdict.notifySender) await notifySender(message, verdict, summary(routed));
       logger.info(
         {
           queueId: message.id,
           event: "secure:route",
-          route: selection.route,
-          copies: plans.length,
+          ...routed.counts,
+          copies: routed.plans.length,
           rules: verdict.rules,
         },
-        "message routed",
+        "message routed per recipient",
       );
     },
   };
+}
+
+/** The sender's notice line: how many recipients got which form, no addresses. */
+function summary(routed: RoutedCopies): string {
+  const c = routed.counts;
+  const parts = [
+    c.smime ? `${c.smime} encrypted with S/MIME` : "",
+    c.pgp ? `${c.pgp} encrypted with PGP` : "",
+    c.tls ? `${c.tls} sent over verified TLS` : "",
+    c.portal ? `${c.portal} held (no secure method; portal not available yet)` : "",
+  ].filter(Boolean);
+  return `${parts.join(", ")}.`;
 }

@@ -1,16 +1,28 @@
 import type { EncryptMethod } from "../../policy/index.js";
 import type { RouteKind } from "../store/index.js";
 
+export { CopyBuilder, type TransformOptions } from "./transform.js";
+export {
+  narrowOrder,
+  RecipientSelector,
+  type Choice,
+  type PgpLookup,
+  type SecureMethod,
+  type SelectorOptions,
+  type TlsLookup,
+} from "./select.js";
+export { createSelector, SelectorConfigError, type SelectorWiring } from "./select-config.js";
+
 /**
- * The selector: which form each recipient's copy takes. In this first form it knows two
- * routes: `clean` (opportunistic TLS) for mail without PHI, and `tls` (verified TLS
- * required, never downgraded) for sensitive mail. S/MIME, PGP and the portal plug in here.
+ * The message-level decision: mail without PHI goes out `clean` (opportunistic TLS) and
+ * unchanged; sensitive mail is routed per recipient by RecipientSelector (select.ts), which
+ * picks S/MIME, PGP/MIME, verified TLS or the portal hold.
  */
 
 export type Selection =
   | { kind: "route"; route: RouteKind; reason: string }
-  /** No method that is available can carry this copy safely: hold it, never send in clear. */
-  | { kind: "hold"; reason: string };
+  /** Each recipient's method is chosen by the RecipientSelector. */
+  | { kind: "per-recipient"; method: EncryptMethod };
 
 export interface SelectInput {
   sensitive: boolean;
@@ -20,17 +32,5 @@ export interface SelectInput {
 
 export function selectRoute(input: SelectInput): Selection {
   if (!input.sensitive) return { kind: "route", route: "clean", reason: "clean: no PHI found" };
-  switch (input.method) {
-    case "auto":
-    case "tls":
-      return {
-        kind: "route",
-        route: "tls",
-        reason: "tls: verified TLS required at send time; no key-based method available yet",
-      };
-    case "smime":
-    case "pgp":
-    case "portal":
-      return { kind: "hold", reason: `${input.method}: method not available in this version` };
-  }
+  return { kind: "per-recipient", method: input.method };
 }

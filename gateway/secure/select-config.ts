@@ -1,0 +1,71 @@
+import { readFileSync } from "node:fs";
+import { KeyDiscovery, type HttpOptions } from "../../certs/discovery/index.js";
+import type { KeyRepository } from "../../certs/types.js";
+import type { Config } from "../config/index.js";
+import { RecipientSelector, type TlsLookup } from "./select.js";
+
+/** The selector could not be built from configuration (a trust file that cannot be read). */
+export class SelectorConfigError extends Error {
+  override readonly name = "SelectorConfigError";
+  readonly code = "secure-config";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export interface SelectorWiring {
+  repository: KeyRepository;
+  /** The deliverer's prober (shared MTA-STS cache); null outside mode mx. */
+  prober: TlsLookup | null;
+  /** TLS trust and host resolution for WKD and keyserver lookups. Default: system. */
+  http?: HttpOptions | undefined;
+}
+
+/**
+ * A selector as `secure.*` and `delivery.*` describe it. Recipient certificates are trusted
+ * when they chain to secure.smime.trustAnchorsFile or to the organisation's own CA in the key
+ * store (read on every choice, so an imported CA counts at once).
+ */
+export function createSelector(config: Config, wiring: SelectorWiring): RecipientSelector {
+  const s = config.secure;
+  let fileAnchors: string[] = [];
+  if (s.smime.trustAnchorsFile) {
+    try {
+      fileAnchors = [readFileSync(s.smime.trustAnchorsFile, "utf8")];
+    } catch (err) {
+      throw new SelectorConfigError(
+        `cannot read secure.smime.trustAnchorsFile ${s.smime.trustAnchorsFile}`,
+        { cause: err },
+      );
+    }
+  }
+  const { repository } = wiring;
+  const usesPgp = s.order.includes("pgp");
+  const discovery = usesPgp
+    ? new KeyDiscovery({
+        repository,
+        wkd: { enabled: s.pgp.wkd, timeoutMs: s.pgp.timeout * 1000 },
+        keyserver: {
+          enabled: s.pgp.keyserver.enabled,
+          url: s.pgp.keyserver.url,
+          protocol: s.pgp.keyserver.protocol,
+          timeoutMs: s.pgp.timeout * 1000,
+        },
+        ...(wiring.http ? { http: wiring.http } : {}),
+      })
+    : null;
+  return new RecipientSelector({
+    repository,
+    trustAnchors: async () => {
+      const own = await repository.listKeys(["ca"]);
+      return [...fileAnchors, ...own.map((k) => k.material)];
+    },
+    discovery,
+    prober: config.delivery.mode === "mx" ? wiring.prober : null,
+    mode: config.delivery.mode,
+    smartHost: config.delivery.smartHost?.host,
+    order: s.order,
+    pgpTimeoutMs: s.pgp.timeout * 1000,
+  });
+}
