@@ -36,7 +36,7 @@ t.test("policy test --json prints one object per message with masked excerpts on
   const { code, stdout } = await sealgate(["policy", "test", "--json", fixtures]);
   t.equal(code, 0);
   const reports = stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-  t.equal(reports.length, 10);
+  t.equal(reports.length, 12);
   const qp = reports.find((r) => String(r["file"]).endsWith("a03-qp-ssn-soft-break.eml"));
   t.equal(qp?.["action"], "encrypt");
   t.equal(qp?.["method"], "auto");

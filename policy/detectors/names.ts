@@ -75,7 +75,16 @@ function nameKey(name: string): string {
   return tokens.sort().join(" ");
 }
 
-const PATIENT_NEAR = new ContextWords(["patient", "dob", "date of birth", "mrn", "member id", "diagnosis"]);
+/**
+ * Words near a name that make it a patient's: identifiers, or the person's own care addressed
+ * to them ("your appointment", "your results"), which a newsletter's greeting does not have.
+ */
+const PATIENT_NEAR = new ContextWords([
+  "patient", "dob", "date of birth", "mrn", "member id", "diagnosis", "your appointment",
+  "your visit", "your results", "your test results", "your lab results", "your medication",
+  "your medications", "your prescription", "your diagnosis", "your procedure", "your surgery",
+  "your biopsy", "your scan", "your treatment", "your infusion", "your referral",
+]);
 
 export const patientNameDetector: Detector = {
   name: "patient-name",
@@ -85,7 +94,7 @@ export const patientNameDetector: Detector = {
     const found = (start: number, name: string, confidence: Confidence): void => {
       const end = start + name.length;
       if (!plausibleName(name) || isClinician(text, start, end)) return;
-      const near = PATIENT_NEAR.test(view.lower.slice(Math.max(0, start - 60), end + 60));
+      const near = PATIENT_NEAR.test(view.lower, Math.max(0, start - 60), Math.min(text.length, end + 120));
       const c = near && confidence === "medium" ? "high" : confidence;
       push(out, view, { start, end, confidence: c, key: nameKey(name) }, "patient-name");
     };
