@@ -104,6 +104,22 @@ t.test("HTML table cells and blocks become tabs and lines, never merged digits",
   t.match(text, /chart 42/, "image alternative text is scanned");
 });
 
+t.test("HTML nested thousands deep is still rendered, in linear time", async (t) => {
+  const n = 200_000;
+  const html =
+    "<div>".repeat(n) +
+    "SSN <b>345</b>-67-&#56;901<script>x()</script><table><tr><td>1</td><td>2</td></tr></table>" +
+    "</div>".repeat(n);
+  const started = process.cpuUsage();
+  const x = await extract(message({ body: { type: "text/html", body: html } }));
+  const text = x.segments.find((s) => s.source === "body.html")?.text ?? "";
+  t.match(text, `SSN ${VALUE}`);
+  t.match(text, /1\t2/);
+  t.notMatch(text, /x\(\)/);
+  const cpu = process.cpuUsage(started);
+  t.ok(cpu.user + cpu.system < 20e6, "far from the quadratic minutes");
+});
+
 t.test("normalisation applies NFKC and drops invisible characters, offsets map back", async (t) => {
   const original = "SSN:\u00a0３４５－６７－８９０１ and 345\u200b-67\u00ad-89\u206001 \ufb01le";
   const { text, offsets } = normalise(original);

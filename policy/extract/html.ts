@@ -1,4 +1,5 @@
 import { Parser } from "htmlparser2";
+import { flatHtmlToText, nestingDepth } from "./html-flat.js";
 
 /**
  * HTML rendered to the text a reader would see, and more: hidden elements (display:none,
@@ -29,7 +30,11 @@ const BLANK = /^[ \t\n\r\f]*$/;
 /** Attributes whose value a reader may see (form values, image alternatives). */
 const SHOWN_ATTRS = ["alt", "value", "placeholder", "title"] as const;
 
+/** Deeper than this, markup is read by the flat pass (html-flat.ts), not the tree parser. */
+const MAX_NESTING = 1000;
+
 export function htmlToText(html: string): string {
+  if (nestingDepth(html, MAX_NESTING) > MAX_NESTING) return flatHtmlToText(html);
   const out: string[] = [];
   let skip = 0;
   let pre = 0;
