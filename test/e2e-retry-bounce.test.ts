@@ -14,7 +14,11 @@ function refusing(map: Record<string, string>): PostfixOptions {
     .join(", ");
   return {
     settings: {
-      smtpd_recipient_restrictions: `check_recipient_access inline:{ ${entries} }, permit_mynetworks, reject_unauth_destination`,
+      smtpd_recipient_restrictions: [
+        `check_recipient_access inline:{ ${entries} }`,
+        "permit_mynetworks",
+        "reject_unauth_destination",
+      ].join(", "),
     },
   };
 }

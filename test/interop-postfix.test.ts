@@ -19,7 +19,7 @@ import { swaks } from "./helpers/swaks.js";
 const ca = makeTestCa();
 
 t.test(
-  "a message with an attachment sent by swaks through sealgate lands byte-identical in Postfix's Maildir",
+  "swaks → sealgate → Postfix: a message with an attachment lands byte-identical in the Maildir",
   async (t) => {
     if (!requirePostfix(t, "swaks")) return;
     const mxCert = issueCert(ca, { names: ["mx.postfix.test"] });
