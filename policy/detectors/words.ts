@@ -86,28 +86,18 @@ export class WordTrie {
   /** Every whole-word occurrence in `lower` (from `from` to `to`), in text order. */
   scan(lower: string, from = 0, to = lower.length): WordHit[] {
     const hits: WordHit[] = [];
-    this.#scan(lower, from, to, (start, end, e) => {
-      hits.push({ start, end, term: e.term, kind: e.kind });
-      return false;
-    });
+    this.#scan(lower, from, to, hits);
     return hits;
   }
 
   /** True when any term occurs whole in lower[from, to). */
   test(lower: string, from = 0, to = lower.length): boolean {
-    let found = false;
-    this.#scan(lower, from, to, () => (found = true));
-    return found;
+    return this.#scan(lower, from, to, undefined) !== -1;
   }
 
   /** End offset of the last occurrence in lower[from, to), or -1. */
   lastEnd(lower: string, from = 0, to = lower.length): number {
-    let last = -1;
-    this.#scan(lower, from, to, (_s, end) => {
-      last = Math.max(last, end);
-      return false;
-    });
-    return last;
+    return this.#scan(lower, from, to, null);
   }
 
   #child(node: number, symbol: number): number {
@@ -124,39 +114,34 @@ export class WordTrie {
     return created;
   }
 
-  /** Walks from each word start; fn returns true to stop the scan. */
-  #scan(
-    lower: string,
-    from: number,
-    to: number,
-    fn: (start: number, end: number, e: { term: string; kind: string }) => boolean,
-  ): void {
+  /**
+   * Walks the trie from each word start. With an array, collects every hit and returns -1;
+   * with undefined, returns the end of the first hit (a test); with null, the end of the last.
+   * One loop for the three keeps the hot path free of callbacks.
+   */
+  #scan(lower: string, from: number, to: number, hits: WordHit[] | undefined | null): number {
     const next = this.#next;
     const terminal = this.#terminal;
-    const endsOf = this.#ends;
+    let lastEnd = -1;
     let prev = from > 0 ? lower.charCodeAt(from - 1) : 32;
     for (let i = from; i < to; i++) {
       const c = lower.charCodeAt(i);
-      const startsWord = !(isAlnum(prev) || prev > 127);
+      const p = prev;
       prev = c;
-      if (!startsWord || c >= 128) continue;
-      const symbol = SYMBOL[c] ?? -1;
-      if (symbol === -1) continue;
-      let node = next[symbol] ?? 0;
+      if ((p >= 97 && p <= 122) || (p >= 48 && p <= 57) || p > 127 || c >= 128) continue;
+      let node = next[SYMBOL[c] as number] ?? 0;
+      if (node === 0 || SYMBOL[c] === -1) continue;
       let j = i + 1;
       while (node !== 0) {
-        const ends = terminal[node] === 1 ? endsOf.get(node) : undefined;
-        if (ends !== undefined) {
-          const last = lower.charCodeAt(j - 1);
-          const after = j < lower.length ? lower.charCodeAt(j) : 32;
-          if (endsWord(last, after)) {
-            for (const e of ends) if (fn(i, j, e)) return;
-          }
+        if (terminal[node] === 1 && endsWord(lower.charCodeAt(j - 1), j < lower.length ? lower.charCodeAt(j) : 32)) {
+          if (hits === undefined) return j;
+          if (hits === null) lastEnd = Math.max(lastEnd, j);
+          else for (const e of this.#ends.get(node) ?? []) hits.push({ start: i, end: j, term: e.term, kind: e.kind });
         }
         if (j >= to) break;
         const d = lower.charCodeAt(j);
-        const s = d < 128 ? (SYMBOL[d] ?? -1) : -1;
-        const step = s === -1 ? 0 : (next[node * SYMBOLS + s] ?? 0);
+        const sym = d < 128 ? (SYMBOL[d] as number) : -1;
+        const step = sym === -1 ? 0 : (next[node * SYMBOLS + sym] ?? 0);
         if (step !== 0) {
           node = step;
           j++;
@@ -170,5 +155,6 @@ export class WordTrie {
         j = k;
       }
     }
+    return lastEnd;
   }
 }
