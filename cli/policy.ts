@@ -37,8 +37,10 @@ export function registerPolicyCommands(program: Command): void {
     .argument("<paths...>", ".eml files or folders of them")
     .option("--policy <file>", "policy file (default: the shipped hipaa.yaml)")
     .option("--json", "one JSON object per message")
+    .option("--from <address>", "envelope sender (default: the message's From)")
+    .option("--to <addresses>", "envelope recipients, comma-separated (default: To and Cc)")
     .description("run a policy over messages and explain each verdict (values masked)")
-    .action(async (paths: string[], flags: { policy?: string; json?: boolean }) => {
+    .action(async (paths: string[], flags: TestFlags) => {
       let engine;
       try {
         engine = await loadPolicy(flags.policy);
@@ -57,11 +59,34 @@ export function registerPolicyCommands(program: Command): void {
           process.exitCode = 1;
           continue;
         }
-        const explained = await engine.explain({ raw, mailFrom: "", rcptTo: [] });
+        const explained = await engine.explain({ raw, ...envelopeOf(raw, flags) });
         const report = explain(file, explained);
         process.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : humanReport(report));
       }
     });
+}
+
+interface TestFlags {
+  policy?: string;
+  json?: boolean;
+  from?: string;
+  to?: string;
+}
+
+/** The envelope to test with: the flags, else the addresses in the message's own headers. */
+function envelopeOf(raw: Buffer, flags: TestFlags): { mailFrom: string; rcptTo: string[] } {
+  const end = raw.indexOf("\r\n\r\n");
+  const head = raw.subarray(0, end === -1 ? Math.min(raw.length, 65536) : end).toString("latin1");
+  const unfolded = head.replace(/\r?\n[ \t]+/g, " ");
+  const field = (name: string): string[] => {
+    const lines = unfolded.split(/\r?\n/).filter((l) => l.toLowerCase().startsWith(`${name}:`));
+    return lines.flatMap((l) => l.match(/[^\s<>,;:"()]+@[^\s<>,;:"()]+/g) ?? []);
+  };
+  const mailFrom = flags.from ?? field("from")[0] ?? "";
+  const rcptTo = flags.to !== undefined
+    ? flags.to.split(",").map((a) => a.trim()).filter((a) => a.length > 0)
+    : [...field("to"), ...field("cc")];
+  return { mailFrom, rcptTo };
 }
 
 async function collectEml(paths: string[]): Promise<string[]> {

@@ -61,3 +61,17 @@ t.test("policy test explains a verdict in words and refuses a broken --policy", 
   t.equal(refused.code, 1);
   t.match(refused.stderr, /line \d+/);
 });
+
+t.test("policy test takes the envelope from the message's headers unless --from/--to say otherwise", async (t) => {
+  const policy = path.join(dir, "internal.yaml");
+  writeFileSync(
+    policy,
+    "rules:\n  - {name: partner, priority: 10, when: {recipient: [partner.example.net]}, then: [allow], stop: true}\n" +
+      "  - {name: ssn, when: {detector: us-ssn}, then: [encrypt]}\n",
+  );
+  const message = path.join(fixtures, "a03-qp-ssn-soft-break.eml");
+  const own = await sealgate(["policy", "test", "--json", "--policy", policy, message]);
+  t.same((JSON.parse(own.stdout) as { rules: string[] }).rules, ["partner"]);
+  const other = await sealgate(["policy", "test", "--json", "--policy", policy, "--to", "x@example.com", message]);
+  t.same((JSON.parse(other.stdout) as { rules: string[] }).rules, ["ssn"]);
+});
