@@ -79,6 +79,18 @@ t.test("a message with more MIME parts than the budget allows is over-budget", a
   t.ok(x.unscannable.some((u) => u.source === "message" && u.reason === "over-budget"));
 });
 
+t.test("a header block over mailsplit's limit makes the message over-budget", async (t) => {
+  const raw = Buffer.from(`Subject: ${"a".repeat(2 << 20)}\r\n\r\nbody`);
+  t.same(reasons(await extract(raw)), { message: "over-budget" });
+});
+
+t.test("a DOCX nested thousands of elements deep is refused as corrupt", async (t) => {
+  const deep = "<w:document><w:body>" + "<w:x>".repeat(5000) + "</w:x>".repeat(5000);
+  const docx = makeZip({ "word/document.xml": deep + "</w:body></w:document>" });
+  const x = await extract(withAttachment("deep.docx", DOCX, docx));
+  t.same(reasons(x), { "attachment:deep.docx": "corrupt" });
+});
+
 t.test("archives nested deeper than the budget allows are over-budget", async (t) => {
   let zip = makeZip({ "deep.txt": `SSN ${VALUE}` });
   for (let i = 0; i < 4; i++) zip = makeZip({ [`level${i}.zip`]: zip });

@@ -1,4 +1,4 @@
-import { Parser } from "htmlparser2";
+import { parseXml } from "./xml.js";
 import { ExtractError } from "./context.js";
 import type { ZipArchive } from "./zip.js";
 
@@ -14,27 +14,22 @@ export function wordmlToText(xml: string): string {
   const out: string[] = [];
   let inText = 0;
 
-  const parser = new Parser(
-    {
-      onopentag(name) {
-        if (name === "w:t" || name === "w:deltext") inText++;
-        else if (name === "w:tab") out.push("\t");
-        else if (name === "w:br" || name === "w:cr") out.push("\n");
-        else if (name === "w:nobreakhyphen") out.push("-");
-      },
-      ontext(text) {
-        if (inText > 0) out.push(text);
-      },
-      onclosetag(name) {
-        if (name === "w:t" || name === "w:deltext") inText = Math.max(0, inText - 1);
-        else if (name === "w:p" || name === "w:tr") out.push("\n");
-        else if (name === "w:tc") out.push("\t");
-      },
+  parseXml(xml, {
+    onopentag(name) {
+      if (name === "w:t" || name === "w:delText") inText++;
+      else if (name === "w:tab") out.push("\t");
+      else if (name === "w:br" || name === "w:cr") out.push("\n");
+      else if (name === "w:noBreakHyphen") out.push("-");
     },
-    { xmlMode: true, decodeEntities: true, lowerCaseTags: true },
-  );
-  parser.write(xml);
-  parser.end();
+    ontext(text) {
+      if (inText > 0) out.push(text);
+    },
+    onclosetag(name) {
+      if (name === "w:t" || name === "w:delText") inText = Math.max(0, inText - 1);
+      else if (name === "w:p" || name === "w:tr") out.push("\n");
+      else if (name === "w:tc") out.push("\t");
+    },
+  });
   return out.join("");
 }
 

@@ -75,7 +75,7 @@ export async function extractMessage(ctx: ExtractContext, raw: Buffer, place: Pl
     maxParts: ctx.budget.maxEntries,
   });
   const messageSource = place.prefix === "" ? "message" : place.prefix;
-  if (!split.root) throw new ExtractError("corrupt");
+  if (!split.root) throw new ExtractError(split.failed ?? "corrupt");
   if (split.failed) ctx.unscannable(messageSource, split.failed);
 
   const headers = decodedHeaders(split.root);

@@ -1,4 +1,4 @@
-import { Parser } from "htmlparser2";
+import { parseXml } from "./xml.js";
 import { ExtractError } from "./context.js";
 import type { Sheet } from "./xlsx.js";
 import type { ZipArchive } from "./zip.js";
@@ -12,25 +12,20 @@ export type OdfContent = { kind: "text"; text: string } | { kind: "sheets"; shee
 
 function textOf(xml: string): string {
   const out: string[] = [];
-  const parser = new Parser(
-    {
-      onopentag(name, a) {
-        if (name === "text:tab") out.push("\t");
-        else if (name === "text:line-break") out.push("\n");
-        else if (name === "text:s") out.push(" ".repeat(Math.min(Number(a["text:c"] ?? 1), 64)));
-      },
-      ontext(text) {
-        out.push(text);
-      },
-      onclosetag(name) {
-        if (name === "text:p" || name === "text:h" || name === "table:table-row") out.push("\n");
-        else if (name === "table:table-cell") out.push("\t");
-      },
+  parseXml(xml, {
+    onopentag(name, a) {
+      if (name === "text:tab") out.push("\t");
+      else if (name === "text:line-break") out.push("\n");
+      else if (name === "text:s") out.push(" ".repeat(Math.min(Number(a["text:c"] ?? 1), 64)));
     },
-    { xmlMode: true, decodeEntities: true },
-  );
-  parser.write(xml);
-  parser.end();
+    ontext(text) {
+      out.push(text);
+    },
+    onclosetag(name) {
+      if (name === "text:p" || name === "text:h" || name === "table:table-row") out.push("\n");
+      else if (name === "table:table-cell") out.push("\t");
+    },
+  });
   return out.join("");
 }
 
@@ -41,41 +36,36 @@ function sheetsOf(xml: string, maxCells: number): Sheet[] {
   let cell: string[] | null = null;
   let repeat = 1;
   let cells = 0;
-  const parser = new Parser(
-    {
-      onopentag(name, a) {
-        if (name === "table:table") sheet = { name: a["table:name"] ?? "", rows: [] };
-        else if (name === "table:table-row") row = [];
-        else if (name === "table:table-cell" || name === "table:covered-table-cell") {
-          cell = [];
-          // Repeats pad empty cells out to the sheet's width; only the first few can matter.
-          repeat = Math.min(Number(a["table:number-columns-repeated"] ?? 1), 256);
-        } else if (cell && name === "text:tab") cell.push("\t");
-      },
-      ontext(text) {
-        if (cell) cell.push(text);
-      },
-      onclosetag(name) {
-        if (name === "text:p" && cell) cell.push("\n");
-        else if ((name === "table:table-cell" || name === "table:covered-table-cell") && row) {
-          const text = (cell ?? []).join("").trim();
-          cells += repeat;
-          if (cells > maxCells) throw new ExtractError("over-budget");
-          for (let i = 0; i < repeat; i++) row.push(text);
-          cell = null;
-        } else if (name === "table:table-row" && sheet && row) {
-          sheet.rows.push(row);
-          row = null;
-        } else if (name === "table:table" && sheet) {
-          sheets.push(sheet);
-          sheet = null;
-        }
-      },
+  parseXml(xml, {
+    onopentag(name, a) {
+      if (name === "table:table") sheet = { name: a["table:name"] ?? "", rows: [] };
+      else if (name === "table:table-row") row = [];
+      else if (name === "table:table-cell" || name === "table:covered-table-cell") {
+        cell = [];
+        // Repeats pad empty cells out to the sheet's width; only the first few can matter.
+        repeat = Math.min(Number(a["table:number-columns-repeated"] ?? 1), 256);
+      } else if (cell && name === "text:tab") cell.push("\t");
     },
-    { xmlMode: true, decodeEntities: true },
-  );
-  parser.write(xml);
-  parser.end();
+    ontext(text) {
+      if (cell) cell.push(text);
+    },
+    onclosetag(name) {
+      if (name === "text:p" && cell) cell.push("\n");
+      else if ((name === "table:table-cell" || name === "table:covered-table-cell") && row) {
+        const text = (cell ?? []).join("").trim();
+        cells += repeat;
+        if (cells > maxCells) throw new ExtractError("over-budget");
+        for (let i = 0; i < repeat; i++) row.push(text);
+        cell = null;
+      } else if (name === "table:table-row" && sheet && row) {
+        sheet.rows.push(row);
+        row = null;
+      } else if (name === "table:table" && sheet) {
+        sheets.push(sheet);
+        sheet = null;
+      }
+    },
+  });
   return sheets;
 }
 

@@ -1,4 +1,4 @@
-import { Parser } from "htmlparser2";
+import { parseXml } from "./xml.js";
 import type { ZipArchive } from "./zip.js";
 
 /**
@@ -11,25 +11,20 @@ const SLIDE = /^ppt\/(slides|notesSlides)\/(?:slide|notesSlide)(\d+)\.xml$/;
 function drawingmlToText(xml: string): string {
   const out: string[] = [];
   let inText = 0;
-  const parser = new Parser(
-    {
-      onopentag(name) {
-        if (name === "a:t") inText++;
-        else if (name === "a:br") out.push("\n");
-      },
-      ontext(text) {
-        if (inText > 0) out.push(text);
-      },
-      onclosetag(name) {
-        if (name === "a:t") inText = Math.max(0, inText - 1);
-        else if (name === "a:p" || name === "a:tr") out.push("\n");
-        else if (name === "a:tc") out.push("\t");
-      },
+  parseXml(xml, {
+    onopentag(name) {
+      if (name === "a:t") inText++;
+      else if (name === "a:br") out.push("\n");
     },
-    { xmlMode: true, decodeEntities: true },
-  );
-  parser.write(xml);
-  parser.end();
+    ontext(text) {
+      if (inText > 0) out.push(text);
+    },
+    onclosetag(name) {
+      if (name === "a:t") inText = Math.max(0, inText - 1);
+      else if (name === "a:p" || name === "a:tr") out.push("\n");
+      else if (name === "a:tc") out.push("\t");
+    },
+  });
   return out.join("");
 }
 

@@ -1,5 +1,5 @@
-import { Parser } from "htmlparser2";
 import { ExtractError } from "./context.js";
+import { parseXml } from "./xml.js";
 import type { ZipArchive } from "./zip.js";
 
 /**
@@ -11,12 +11,6 @@ import type { ZipArchive } from "./zip.js";
 export interface Sheet {
   name: string;
   rows: string[][];
-}
-
-function parseXml(xml: string, handlers: ConstructorParameters<typeof Parser>[0]): void {
-  const p = new Parser(handlers, { xmlMode: true, decodeEntities: true });
-  p.write(xml);
-  p.end();
 }
 
 async function readXml(zip: ZipArchive, name: string): Promise<string | null> {
