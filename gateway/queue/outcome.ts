@@ -101,7 +101,16 @@ export function decide(o: DecideOptions): Decision {
     });
   };
 
-  if (result.kind === "fault") {
+  if (result.kind === "fault" && result.category === "tls-unverifiable") {
+    // A verified-TLS copy whose next hop cannot prove itself at send time is not retried on
+    // TLS (it would wait to expiry) and never sent in clear: it falls to the next method, the
+    // portal, which is not built yet, so the copy is held and the sender told now.
+    const reason = `portal: TLS failed at send time (${result.reason}); portal not available yet`;
+    for (const address of pending) {
+      event("secure:route", address, { route: "portal", reason, held: true });
+      fail(address, `5.7.5 not sent: ${reason}`, "5.7.5", false);
+    }
+  } else if (result.kind === "fault") {
     const reply = `${result.status} ${result.category}: ${result.reason}`;
     if (result.temporary && !expired) {
       for (const address of pending) wait(address, reply, result.status, result.category);
