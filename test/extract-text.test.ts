@@ -150,6 +150,16 @@ t.test("dashes and digits of other scripts are read as ASCII", async (t) => {
   t.equal(normalise("\u0967\u0968 \u2212 \uff13").text, "12 - 3", "Devanagari, minus, fullwidth");
 });
 
+t.test("a flood of combining marks is normalised in linear time", async (t) => {
+  const original = `SSN ${VALUE} e` + "\u0301\u0316".repeat(200_000) + " cafe\u0301";
+  const started = process.cpuUsage();
+  const { text } = normalise(original);
+  const cpu = process.cpuUsage(started);
+  t.ok(text.startsWith(`SSN ${VALUE} e`));
+  t.ok(text.endsWith(" café"), "ordinary clusters still compose");
+  t.ok(cpu.user + cpu.system < 10e6, "no quadratic mark reordering");
+});
+
 t.test("normalisation collapses whitespace runs and keeps paragraph breaks", async (t) => {
   t.equal(normalise("  a \t  b\r\n\r\n\r\n c   \n d  ").text, " a\tb\n\nc\nd ");
   t.equal(normalise("a\r\nb\r\n\r\nc").offsets, undefined, "CRLF line ends stay as written");

@@ -39,6 +39,7 @@ function classify(c: number): Cls {
 
 const MARKS = /[\p{M}\u1100-\u11ff\u3130-\u318f]/u;
 const CLUSTER = /\P{M}\p{M}*|\p{M}+/gsu;
+const MAX_CLUSTER = 32;
 
 /**
  * NFKC of single code points, cached ("" when a code point maps to itself): text in one script
@@ -117,17 +118,6 @@ class Builder {
     this.#offsets.fill(at, this.#len, this.#len + s.length);
     this.#len += s.length;
     this.#text += s;
-  }
-
-  /** Appends a run holding combining marks, cluster by cluster so each maps to its source. */
-  clusters(run: string, from: number): void {
-    for (const m of run.matchAll(CLUSTER)) {
-      const cluster = m[0];
-      const at = from + (m.index ?? 0);
-      const n = cluster.normalize("NFKC");
-      if (n === cluster) this.copy(cluster, at);
-      else this.mapped(n, at);
-    }
   }
 
   finish(original: string): Normalised {
@@ -209,10 +199,21 @@ export function normalise(original: string, options: NormaliseOptions = {}): Nor
       const from = i > span && MARKS.test(original[i] ?? "") ? i - 1 : i;
       const run = original.slice(from, j);
       if (MARKS.test(run)) {
-        if (run.normalize("NFKC") !== run) {
-          flush(from);
-          b.clusters(run, from);
-          span = j;
+        // Cluster by cluster, each output mapped to its cluster's start. ICU reorders marks in
+        // quadratic time, so a cluster longer than Unicode's stream-safe limit (UAX #15
+        // section 13: 30 non-starters) is kept as written rather than normalised.
+        for (const m of run.matchAll(CLUSTER)) {
+          const cluster = m[0];
+          if (cluster.length > MAX_CLUSTER) continue;
+          const at = from + (m.index ?? 0);
+          const cp = cluster.codePointAt(0) ?? 0;
+          const single = cluster.length === (cp > 0xffff ? 2 : 1);
+          const n = single ? nfkcChange(cp) : cluster.normalize("NFKC");
+          if (n !== null && n !== cluster) {
+            flush(at);
+            b.mapped(n, at);
+            span = at + cluster.length;
+          }
         }
       } else {
         // Without marks or jamo NFKC acts on each code point alone: walk them with cached
