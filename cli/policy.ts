@@ -3,7 +3,12 @@ import path from "node:path";
 import type { Command } from "commander";
 import type { DetectorMatch } from "../policy/detectors/types.js";
 import {
-  PolicyError, formatProblem, loadPolicy, loadPolicyFile, maskValue, type Explained,
+  PolicyError,
+  formatProblem,
+  loadPolicy,
+  loadPolicyFile,
+  maskValue,
+  type Explained,
 } from "../policy/index.js";
 
 /**
@@ -11,8 +16,16 @@ import {
  * every other value (names, dates, codes, drugs, lab values) shows no character at all.
  */
 const PARTLY_SHOWN = new Set([
-  "us-ssn", "medicare-mbi", "npi", "dea", "payment-card", "aba-routing", "health-plan-id", "mrn",
-  "claim-number", "bank-account",
+  "us-ssn",
+  "medicare-mbi",
+  "npi",
+  "dea",
+  "payment-card",
+  "aba-routing",
+  "health-plan-id",
+  "mrn",
+  "claim-number",
+  "bank-account",
 ]);
 const EXAMPLES = 3;
 
@@ -61,7 +74,9 @@ export function registerPolicyCommands(program: Command): void {
         }
         const explained = await engine.explain({ raw, ...envelopeOf(raw, flags) });
         const report = explain(file, explained);
-        process.stdout.write(flags.json === true ? `${JSON.stringify(report)}\n` : humanReport(report));
+        process.stdout.write(
+          flags.json === true ? `${JSON.stringify(report)}\n` : humanReport(report),
+        );
       }
     });
 }
@@ -83,9 +98,13 @@ function envelopeOf(raw: Buffer, flags: TestFlags): { mailFrom: string; rcptTo: 
     return lines.flatMap((l) => l.match(/[^\s<>,;:"()]+@[^\s<>,;:"()]+/g) ?? []);
   };
   const mailFrom = flags.from ?? field("from")[0] ?? "";
-  const rcptTo = flags.to !== undefined
-    ? flags.to.split(",").map((a) => a.trim()).filter((a) => a.length > 0)
-    : [...field("to"), ...field("cc")];
+  const rcptTo =
+    flags.to !== undefined
+      ? flags.to
+          .split(",")
+          .map((a) => a.trim())
+          .filter((a) => a.length > 0)
+      : [...field("to"), ...field("cc")];
   return { mailFrom, rcptTo };
 }
 
@@ -98,7 +117,12 @@ async function collectEml(paths: string[]): Promise<string[]> {
       process.exitCode = 1;
     } else if (info.isDirectory()) {
       const entries = await readdir(p, { recursive: true });
-      files.push(...entries.filter((e) => e.toLowerCase().endsWith(".eml")).sort().map((e) => path.join(p, e)));
+      files.push(
+        ...entries
+          .filter((e) => e.toLowerCase().endsWith(".eml"))
+          .sort()
+          .map((e) => path.join(p, e)),
+      );
     } else {
       files.push(p);
     }
@@ -111,7 +135,12 @@ interface Report {
   action: string;
   method?: string;
   rules: string[];
-  findings: { detector: string; count: number; confidence: string; examples: { source: string; excerpt: string }[] }[];
+  findings: {
+    detector: string;
+    count: number;
+    confidence: string;
+    examples: { source: string; excerpt: string }[];
+  }[];
   unscannable: { source: string; reason: string }[];
   blockText?: string;
   notifySender?: boolean;
@@ -123,7 +152,10 @@ export function explain(file: string, explained: Explained): Report {
   const { verdict, extraction, matches } = explained;
   const findings = verdict.findings.map((f) => ({
     ...f,
-    examples: examples(matches.filter((m) => m.detector === f.detector), explained),
+    examples: examples(
+      matches.filter((m) => m.detector === f.detector),
+      explained,
+    ),
   }));
   const report: Report = {
     file,
@@ -139,7 +171,10 @@ export function explain(file: string, explained: Explained): Report {
   return report;
 }
 
-function examples(matches: DetectorMatch[], explained: Explained): { source: string; excerpt: string }[] {
+function examples(
+  matches: DetectorMatch[],
+  explained: Explained,
+): { source: string; excerpt: string }[] {
   const seen = new Set<string>();
   const out: { source: string; excerpt: string }[] = [];
   for (const m of [...matches].sort((a, b) => rank(b) - rank(a))) {
@@ -148,7 +183,10 @@ function examples(matches: DetectorMatch[], explained: Explained): { source: str
     const segment = explained.extraction.segments[m.segment];
     if (segment === undefined) continue;
     const value = segment.text.slice(m.start, m.end);
-    out.push({ source: segment.source, excerpt: maskValue(value, { keepNone: !PARTLY_SHOWN.has(m.detector) }) });
+    out.push({
+      source: segment.source,
+      excerpt: maskValue(value, { keepNone: !PARTLY_SHOWN.has(m.detector) }),
+    });
   }
   return out;
 }

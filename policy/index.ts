@@ -5,7 +5,12 @@ import { loadPolicyFile } from "./rules/load.js";
 
 export type * from "./types.js";
 export { RulePolicyEngine, type Explained, type ExtractFn } from "./engine.js";
-export { PolicyError, formatProblem, type PolicyProblem, type PolicyErrorCode } from "./rules/errors.js";
+export {
+  PolicyError,
+  formatProblem,
+  type PolicyProblem,
+  type PolicyErrorCode,
+} from "./rules/errors.js";
 export { compilePolicy, loadPolicyFile } from "./rules/load.js";
 export { maskValue } from "./detectors/mask.js";
 

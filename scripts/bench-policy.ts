@@ -44,7 +44,9 @@ async function corpusText(bytes: number): Promise<string | undefined> {
   } catch {
     return undefined;
   }
-  return text.length === 0 ? undefined : text.repeat(Math.ceil(bytes / text.length)).slice(0, bytes);
+  return text.length === 0
+    ? undefined
+    : text.repeat(Math.ceil(bytes / text.length)).slice(0, bytes);
 }
 
 /** How fast this machine runs one trivial regex pass, to read the other figures against. */
@@ -104,7 +106,8 @@ async function main(): Promise<void> {
   const n = 60;
   const t1 = process.hrtime.bigint();
   const c1 = cpuMs();
-  for (let i = 0; i < n; i++) await engine.evaluate({ raw: mix[i % mix.length] as Buffer, ...envelope });
+  for (let i = 0; i < n; i++)
+    await engine.evaluate({ raw: mix[i % mix.length] as Buffer, ...envelope });
   const mixSeconds = Number(process.hrtime.bigint() - t1) / 1e9;
   const mixCpu = (cpuMs() - c1) / 1000;
   lines.push(

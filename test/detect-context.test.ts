@@ -1,5 +1,10 @@
 import t from "tap";
-import { BUILTIN_DETECTORS, countUnique, resolveOverlaps, runDetectors } from "../policy/detectors/index.js";
+import {
+  BUILTIN_DETECTORS,
+  countUnique,
+  resolveOverlaps,
+  runDetectors,
+} from "../policy/detectors/index.js";
 import type { DetectorMatch } from "../policy/detectors/types.js";
 import type { TextSegment } from "../policy/extract/types.js";
 import type { Confidence } from "../policy/types.js";
@@ -25,7 +30,11 @@ t.test("an SSN's confidence rises with whole-word context, SSN# and SS# included
   t.same(found("us-ssn", body("SSN#706560759")), ["high"]);
   t.same(found("us-ssn", body("patient SS# 706 56 0759")), ["high"]);
   t.same(found("us-ssn", body("value 706560759 noted")), ["low"], "bare digits stay low");
-  t.same(found("us-ssn", body("lessons learned 706560759")), ["low"], "ss inside a word is no context");
+  t.same(
+    found("us-ssn", body("lessons learned 706560759")),
+    ["low"],
+    "ss inside a word is no context",
+  );
 });
 
 t.test("numbers in other roles are not taken for SSNs", async (t) => {
@@ -39,14 +48,23 @@ t.test("numbers in other roles are not taken for SSNs", async (t) => {
 });
 
 t.test("a header cell lends its context to its whole column", async (t) => {
-  const rows = [["name", "SSN", "order"], ["Jane Roe", "706560759", "606560751"]];
+  const rows = [
+    ["name", "SSN", "order"],
+    ["Jane Roe", "706560759", "606560751"],
+  ];
   t.same(found("us-ssn", sheet(rows)), ["high"], "only the SSN column, not the order column");
-  const dob = sheet([["last_name", "dob", "visit"], ["Roe", "1955-04-13", "2024-11-12"]]);
+  const dob = sheet([
+    ["last_name", "dob", "visit"],
+    ["Roe", "1955-04-13", "2024-11-12"],
+  ]);
   t.equal(found("dob", dob).length, 1, "dates under a DOB header are DOBs, visit dates are not");
 });
 
 t.test("the same value repeated counts once", async (t) => {
-  const m = runDetectors([body("SSN 706-56-0759. Again: SSN 706-56-0759 and 706560759.")], BUILTIN_DETECTORS);
+  const m = runDetectors(
+    [body("SSN 706-56-0759. Again: SSN 706-56-0759 and 706560759.")],
+    BUILTIN_DETECTORS,
+  );
   t.equal(countUnique(m, "us-ssn", "low"), 1);
 });
 
@@ -69,23 +87,37 @@ t.test("CPT codes count only with context, ZIP codes never", async (t) => {
   t.same(found("cpt", body("We shipped 99213 units")), []);
 });
 
-t.test("a patient's name needs a patient marker; clinicians and job titles are not patients", async (t) => {
-  t.same(found("patient-name", body("Patient: Jane Roe\nSeen today")), ["high"]);
-  t.same(found("patient-name", body("Position: Patient Access Representative")), []);
-  t.same(found("patient-name", body("New Patient Intake Form")), []);
-  t.same(found("patient-name", body("Dear Dr. Grace Whitfield,")), []);
-  t.same(found("patient-name", body("Referring: Anjali Rao, MD")), []);
-  t.same(found("patient-name", body("Patient Hannah Montoya MRN 72517897")), ["high"]);
-});
+t.test(
+  "a patient's name needs a patient marker; clinicians and job titles are not patients",
+  async (t) => {
+    t.same(found("patient-name", body("Patient: Jane Roe\nSeen today")), ["high"]);
+    t.same(found("patient-name", body("Position: Patient Access Representative")), []);
+    t.same(found("patient-name", body("New Patient Intake Form")), []);
+    t.same(found("patient-name", body("Dear Dr. Grace Whitfield,")), []);
+    t.same(found("patient-name", body("Referring: Anjali Rao, MD")), []);
+    t.same(found("patient-name", body("Patient Hannah Montoya MRN 72517897")), ["high"]);
+  },
+);
 
 t.test("overlapping claims on one span go to the stronger detector", async (t) => {
-  const m = (detector: string, start: number, end: number, confidence: Confidence): DetectorMatch =>
-    ({ detector, segment: 0, start, end, confidence, key: detector });
+  const m = (
+    detector: string,
+    start: number,
+    end: number,
+    confidence: Confidence,
+  ): DetectorMatch => ({ detector, segment: 0, start, end, confidence, key: detector });
   const kept = resolveOverlaps(
     [m("drug", 0, 6, "high"), m("us-ssn", 0, 11, "medium"), m("phone", 20, 30, "medium")],
-    new Map([["drug", 1], ["us-ssn", 4], ["phone", 2]]),
+    new Map([
+      ["drug", 1],
+      ["us-ssn", 4],
+      ["phone", 2],
+    ]),
   );
-  t.same(kept.map((k) => k.detector), ["us-ssn", "phone"]);
+  t.same(
+    kept.map((k) => k.detector),
+    ["us-ssn", "phone"],
+  );
 });
 
 t.test("drug names, MBIs, NPIs and DEA numbers are found with their context", async (t) => {
@@ -113,7 +145,19 @@ t.test("adversarial text is scanned in bounded time", async (t) => {
 });
 
 t.test("digits in neighbouring cells are not joined into one number", async (t) => {
-  const rows = [["area", "exchange", "line", "group", "serial"], ["217", "555", "0130", "56", "0759"]];
+  const rows = [
+    ["area", "exchange", "line", "group", "serial"],
+    ["217", "555", "0130", "56", "0759"],
+  ];
   t.same(found("phone", sheet(rows)), []);
-  t.same(found("us-ssn", sheet([["a", "b", "c"], ["706", "56", "0759"]])), []);
+  t.same(
+    found(
+      "us-ssn",
+      sheet([
+        ["a", "b", "c"],
+        ["706", "56", "0759"],
+      ]),
+    ),
+    [],
+  );
 });

@@ -1,20 +1,29 @@
 import t from "tap";
 import {
-  isValidAbaRouting, isValidCard, isValidDea, isValidMbi, isValidNpi, isValidSsn, luhn,
+  isValidAbaRouting,
+  isValidCard,
+  isValidDea,
+  isValidMbi,
+  isValidNpi,
+  isValidSsn,
+  luhn,
 } from "../policy/detectors/validators.js";
 import { maskValue } from "../policy/detectors/mask.js";
 
-t.test("SSN rules reject invalid areas, groups, serials and published sample numbers", async (t) => {
-  t.ok(isValidSsn("706560759"));
-  t.ok(isValidSsn("899991234"), "highest valid area");
-  for (const bad of ["000123456", "666123456", "900123456", "123001234", "123450000"]) {
-    t.notOk(isValidSsn(bad), bad);
-  }
-  for (const sample of ["078051120", "123456789", "219099999", "111111111"]) {
-    t.notOk(isValidSsn(sample), `sample ${sample}`);
-  }
-  t.notOk(isValidSsn("70656075"), "eight digits");
-});
+t.test(
+  "SSN rules reject invalid areas, groups, serials and published sample numbers",
+  async (t) => {
+    t.ok(isValidSsn("706560759"));
+    t.ok(isValidSsn("899991234"), "highest valid area");
+    for (const bad of ["000123456", "666123456", "900123456", "123001234", "123450000"]) {
+      t.notOk(isValidSsn(bad), bad);
+    }
+    for (const sample of ["078051120", "123456789", "219099999", "111111111"]) {
+      t.notOk(isValidSsn(sample), `sample ${sample}`);
+    }
+    t.notOk(isValidSsn("70656075"), "eight digits");
+  },
+);
 
 t.test("NPI passes Luhn only with the 80840 prefix and starts with 1 or 2", async (t) => {
   t.ok(isValidNpi("1234567893"), "CMS example check digit");
@@ -37,13 +46,16 @@ t.test("MBI follows the CMS character classes position by position", async (t) =
   t.notOk(isValidMbi("1EG4TE5MK7"), "ten characters");
 });
 
-t.test("cards need a network prefix and Luhn, and published test numbers are rejected", async (t) => {
-  t.ok(isValidCard("4539578763621486"));
-  t.notOk(isValidCard("4539578763621487"), "Luhn fails");
-  t.notOk(isValidCard("4111111111111111"), "test number");
-  t.notOk(isValidCard("9539578763621486"), "no network");
-  t.ok(luhn("79927398713"));
-});
+t.test(
+  "cards need a network prefix and Luhn, and published test numbers are rejected",
+  async (t) => {
+    t.ok(isValidCard("4539578763621486"));
+    t.notOk(isValidCard("4539578763621487"), "Luhn fails");
+    t.notOk(isValidCard("4111111111111111"), "test number");
+    t.notOk(isValidCard("9539578763621486"), "no network");
+    t.ok(luhn("79927398713"));
+  },
+);
 
 t.test("ABA routing numbers pass the 3-7-1 checksum in a Federal Reserve range", async (t) => {
   t.ok(isValidAbaRouting("011000015"));

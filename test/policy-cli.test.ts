@@ -12,7 +12,11 @@ const dir = mkdtempSync(path.join(tmpdir(), "sealgate-policy-"));
 
 async function sealgate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ["--import", "tsx", "cli/entry.ts", ...args], { cwd: root });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ["--import", "tsx", "cli/entry.ts", ...args],
+      { cwd: root },
+    );
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -20,40 +24,69 @@ async function sealgate(args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
-t.test("policy check accepts the shipped policy and points at each error's line and column", async (t) => {
-  const ok = await sealgate(["policy", "check", "policy/defaults/hipaa.yaml"]);
-  t.equal(ok.code, 0);
-  t.match(ok.stdout, /hipaa\.yaml: ok \(\d+ rules\)/);
+t.test(
+  "policy check accepts the shipped policy and points at each error's line and column",
+  async (t) => {
+    const ok = await sealgate(["policy", "check", "policy/defaults/hipaa.yaml"]);
+    t.equal(ok.code, 0);
+    t.match(ok.stdout, /hipaa\.yaml: ok \(\d+ rules\)/);
 
-  const bad = path.join(dir, "bad.yaml");
-  writeFileSync(bad, "rules:\n  - name: r\n    when:\n      detector: us-snn\n    then: [encrypt]\n");
-  const refused = await sealgate(["policy", "check", bad]);
-  t.equal(refused.code, 1);
-  t.match(refused.stderr, /bad\.yaml: rules\.0\.when \(line 4, column 7\): unknown detector us-snn/);
-});
+    const bad = path.join(dir, "bad.yaml");
+    writeFileSync(
+      bad,
+      "rules:\n  - name: r\n    when:\n      detector: us-snn\n    then: [encrypt]\n",
+    );
+    const refused = await sealgate(["policy", "check", bad]);
+    t.equal(refused.code, 1);
+    t.match(
+      refused.stderr,
+      /bad\.yaml: rules\.0\.when \(line 4, column 7\): unknown detector us-snn/,
+    );
+  },
+);
 
 t.test("policy test --json prints one object per message with masked excerpts only", async (t) => {
   const { code, stdout } = await sealgate(["policy", "test", "--json", fixtures]);
   t.equal(code, 0);
-  const reports = stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  const reports = stdout
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   t.equal(reports.length, 12);
   const qp = reports.find((r) => String(r["file"]).endsWith("a03-qp-ssn-soft-break.eml"));
   t.equal(qp?.["action"], "encrypt");
   t.equal(qp?.["method"], "auto");
   t.same(qp?.["rules"], ["identifiers"]);
-  t.match(qp?.["findings"], [{ detector: "us-ssn", count: 1, confidence: "high", examples: [{ excerpt: "***-**-6268" }] }]);
+  t.match(qp?.["findings"], [
+    { detector: "us-ssn", count: 1, confidence: "high", examples: [{ excerpt: "***-**-6268" }] },
+  ]);
   for (const r of reports) {
     t.ok(["allow", "encrypt", "block", "quarantine"].includes(String(r["action"])));
     t.ok(Array.isArray(r["rules"]) && Array.isArray(r["findings"]));
   }
-  for (const value of ["289-95-6268", "289956268", "706560759", "Ada", "Quist", "02/03/1950", "Jane", "03/14/1961", "I48.91", "apixaban", "6.4"]) {
+  for (const value of [
+    "289-95-6268",
+    "289956268",
+    "706560759",
+    "Ada",
+    "Quist",
+    "02/03/1950",
+    "Jane",
+    "03/14/1961",
+    "I48.91",
+    "apixaban",
+    "6.4",
+  ]) {
     t.notOk(stdout.includes(value), `no ${value} in the output`);
   }
 });
 
 t.test("policy test explains a verdict in words and refuses a broken --policy", async (t) => {
   const human = await sealgate(["policy", "test", path.join(fixtures, "a08-subject-only-phi.eml")]);
-  t.match(human.stdout, /a08-subject-only-phi\.eml: encrypt \(auto\)\n {2}rules: .*patient-identity/);
+  t.match(
+    human.stdout,
+    /a08-subject-only-phi\.eml: encrypt \(auto\)\n {2}rules: .*patient-identity/,
+  );
   t.match(human.stdout, /dob: 1 \(high\) e\.g\. \*\*\/\*\*\/\*\*\*\* in subject/);
   const bad = path.join(dir, "broken.yaml");
   writeFileSync(bad, "rules: [\n");
@@ -62,16 +95,28 @@ t.test("policy test explains a verdict in words and refuses a broken --policy", 
   t.match(refused.stderr, /line \d+/);
 });
 
-t.test("policy test takes the envelope from the message's headers unless --from/--to say otherwise", async (t) => {
-  const policy = path.join(dir, "internal.yaml");
-  writeFileSync(
-    policy,
-    "rules:\n  - {name: partner, priority: 10, when: {recipient: [partner.example.net]}, then: [allow], stop: true}\n" +
-      "  - {name: ssn, when: {detector: us-ssn}, then: [encrypt]}\n",
-  );
-  const message = path.join(fixtures, "a03-qp-ssn-soft-break.eml");
-  const own = await sealgate(["policy", "test", "--json", "--policy", policy, message]);
-  t.same((JSON.parse(own.stdout) as { rules: string[] }).rules, ["partner"]);
-  const other = await sealgate(["policy", "test", "--json", "--policy", policy, "--to", "x@example.com", message]);
-  t.same((JSON.parse(other.stdout) as { rules: string[] }).rules, ["ssn"]);
-});
+t.test(
+  "policy test takes the envelope from the message's headers unless --from/--to say otherwise",
+  async (t) => {
+    const policy = path.join(dir, "internal.yaml");
+    writeFileSync(
+      policy,
+      "rules:\n  - {name: partner, priority: 10, when: {recipient: [partner.example.net]}, then: [allow], stop: true}\n" +
+        "  - {name: ssn, when: {detector: us-ssn}, then: [encrypt]}\n",
+    );
+    const message = path.join(fixtures, "a03-qp-ssn-soft-break.eml");
+    const own = await sealgate(["policy", "test", "--json", "--policy", policy, message]);
+    t.same((JSON.parse(own.stdout) as { rules: string[] }).rules, ["partner"]);
+    const other = await sealgate([
+      "policy",
+      "test",
+      "--json",
+      "--policy",
+      policy,
+      "--to",
+      "x@example.com",
+      message,
+    ]);
+    t.same((JSON.parse(other.stdout) as { rules: string[] }).rules, ["ssn"]);
+  },
+);

@@ -10,11 +10,25 @@ import type { Verdict } from "../policy/types.js";
 
 function extraction(body: string, extra: Partial<Extraction> = {}): Extraction {
   const segments: TextSegment[] = [{ source: "body", kind: "body", text: body, original: body }];
-  return { segments, unscannable: [], attachments: [], headers: [{ name: "Subject", value: "hello" }], ...extra };
+  return {
+    segments,
+    unscannable: [],
+    attachments: [],
+    headers: [{ name: "Subject", value: "hello" }],
+    ...extra,
+  };
 }
 
-function run(policy: CompiledPolicy, x: Extraction, envelope = { mailFrom: "a@clinic.example.org", rcptTo: ["b@example.net"] }): Verdict {
-  return policy.evaluate({ extraction: x, matches: runDetectors(x.segments, policy.detectors), ...envelope });
+function run(
+  policy: CompiledPolicy,
+  x: Extraction,
+  envelope = { mailFrom: "a@clinic.example.org", rcptTo: ["b@example.net"] },
+): Verdict {
+  return policy.evaluate({
+    extraction: x,
+    matches: runDetectors(x.segments, policy.detectors),
+    ...envelope,
+  });
 }
 
 function refused(source: string): PolicyError {
@@ -27,43 +41,65 @@ function refused(source: string): PolicyError {
   throw new Error("policy was accepted");
 }
 
-t.test("a policy with an unknown detector is refused with the line and column of the name", async (t) => {
-  const err = refused("rules:\n  - name: r\n    when:\n      detector: us-snn\n    then: [encrypt]\n");
-  t.equal(err.code, "policy-invalid");
-  t.equal(err.line, 4);
-  t.equal(err.column, 7);
-  t.match(err.message, /rules\.0\.when \(line 4, column 7\): unknown detector us-snn/);
-});
+t.test(
+  "a policy with an unknown detector is refused with the line and column of the name",
+  async (t) => {
+    const err = refused(
+      "rules:\n  - name: r\n    when:\n      detector: us-snn\n    then: [encrypt]\n",
+    );
+    t.equal(err.code, "policy-invalid");
+    t.equal(err.line, 4);
+    t.equal(err.column, 7);
+    t.match(err.message, /rules\.0\.when \(line 4, column 7\): unknown detector us-snn/);
+  },
+);
 
 t.test("broken YAML and wrong types are refused with their lines", async (t) => {
   const yaml = refused("rules:\n  - name: r\n    when: [oops\n    then: [encrypt]\n");
   t.equal(yaml.code, "policy-yaml");
   t.ok(yaml.line !== undefined && yaml.line >= 3, "points at the unclosed list or just after it");
-  const err = refused("rules:\n  - name: r\n    when: { detector: us-ssn, min: -1 }\n    then: [encrypt]\n");
+  const err = refused(
+    "rules:\n  - name: r\n    when: { detector: us-ssn, min: -1 }\n    then: [encrypt]\n",
+  );
   t.equal(err.line, 3);
   t.match(err.problems[0]?.path, /rules\.0\.when/);
-  const action = refused("rules:\n  - name: r\n    when: { detector: us-ssn }\n    then: [shred]\n");
+  const action = refused(
+    "rules:\n  - name: r\n    when: { detector: us-ssn }\n    then: [shred]\n",
+  );
   t.equal(action.line, 4);
 });
 
-t.test("a backtracking regex construct is refused naming the detector, its rule and why", async (t) => {
-  const err = refused(
-    [
-      "detectors:",
-      "  twice:",
-      "    pattern: '(\\d+)-\\1'",
-      "rules:",
-      "  - name: repeated-number",
-      "    when: { detector: twice }",
-      "    then: [encrypt]",
-    ].join("\n"),
-  );
-  t.equal(err.code, "policy-regex");
-  t.equal(err.line, 3);
-  t.match(err.message, /detector twice \(used by rule repeated-number\): backreferences/);
-  t.match(refused("detectors:\n  a:\n    pattern: '(?<=x)y'\nrules:\n  - {name: r, when: {detector: a}, then: [allow]}\n").message, /lookahead and lookbehind/);
-  t.match(refused("detectors:\n  a:\n    pattern: 'x*'\nrules:\n  - {name: r, when: {detector: a}, then: [allow]}\n").message, /empty string/);
-});
+t.test(
+  "a backtracking regex construct is refused naming the detector, its rule and why",
+  async (t) => {
+    const err = refused(
+      [
+        "detectors:",
+        "  twice:",
+        "    pattern: '(\\d+)-\\1'",
+        "rules:",
+        "  - name: repeated-number",
+        "    when: { detector: twice }",
+        "    then: [encrypt]",
+      ].join("\n"),
+    );
+    t.equal(err.code, "policy-regex");
+    t.equal(err.line, 3);
+    t.match(err.message, /detector twice \(used by rule repeated-number\): backreferences/);
+    t.match(
+      refused(
+        "detectors:\n  a:\n    pattern: '(?<=x)y'\nrules:\n  - {name: r, when: {detector: a}, then: [allow]}\n",
+      ).message,
+      /lookahead and lookbehind/,
+    );
+    t.match(
+      refused(
+        "detectors:\n  a:\n    pattern: 'x*'\nrules:\n  - {name: r, when: {detector: a}, then: [allow]}\n",
+      ).message,
+      /empty string/,
+    );
+  },
+);
 
 t.test("a nested-quantifier pattern runs in linear time instead of hanging", async (t) => {
   const policy = compilePolicy(
@@ -94,7 +130,11 @@ t.test("custom detectors apply their validator and context words", async (t) => 
   );
   t.equal(run(policy, extraction("member card RB123456789015")).action, "encrypt");
   t.equal(run(policy, extraction("member card RB123456789016")).action, "allow", "Luhn fails");
-  t.equal(run(policy, extraction("ref RB123456789015")).action, "allow", "no context, low confidence");
+  t.equal(
+    run(policy, extraction("ref RB123456789015")).action,
+    "allow",
+    "no context, low confidence",
+  );
   t.equal(run(policy, extraction("member card RB123456789015")).method, "portal");
 });
 
@@ -136,8 +176,14 @@ rules:
 t.test("conditions, precedence and stop decide the verdict as written", async (t) => {
   const policy = compilePolicy(LAYERED, { file: "layered.yaml" });
   const ssns = "SSN 706-56-0759 and SSN 289-95-6268";
-  const internal = { mailFrom: "a@clinic.example.org", rcptTo: ["x@clinic.example.org", "y@lab.clinic.example.org"] };
-  const mixed = { mailFrom: "a@clinic.example.org", rcptTo: ["x@clinic.example.org", "z@example.net"] };
+  const internal = {
+    mailFrom: "a@clinic.example.org",
+    rcptTo: ["x@clinic.example.org", "y@lab.clinic.example.org"],
+  };
+  const mixed = {
+    mailFrom: "a@clinic.example.org",
+    rcptTo: ["x@clinic.example.org", "z@example.net"],
+  };
 
   const blocked = run(policy, extraction(ssns), mixed);
   t.equal(blocked.action, "block");
@@ -148,21 +194,54 @@ t.test("conditions, precedence and stop decide the verdict as written", async (t
   t.equal(run(policy, extraction(ssns), internal).action, "allow");
 
   t.equal(run(policy, extraction("SSN 706-56-0759 only")).action, "allow", "min count 2 unique");
-  t.equal(run(policy, extraction("SSN 706-56-0759 and again 706-56-0759")).action, "allow", "repeats count once");
+  t.equal(
+    run(policy, extraction("SSN 706-56-0759 and again 706-56-0759")).action,
+    "allow",
+    "repeats count once",
+  );
 
   t.equal(run(policy, extraction("oncology referral for chemotherapy")).action, "quarantine");
   const noreply = { mailFrom: "noreply@clinic.example.org", rcptTo: ["b@example.net"] };
-  t.equal(run(policy, extraction("oncology referral for chemotherapy"), noreply).action, "allow", "not");
+  t.equal(
+    run(policy, extraction("oncology referral for chemotherapy"), noreply).action,
+    "allow",
+    "not",
+  );
 
-  const tagged = run(policy, extraction("hi", { headers: [{ name: "Subject", value: "Lab [SECURE] x" }] }));
+  const tagged = run(
+    policy,
+    extraction("hi", { headers: [{ name: "Subject", value: "Lab [SECURE] x" }] }),
+  );
   t.equal(tagged.method, "smime");
   t.same(tagged.addHeaders, [{ name: "X-Secure", value: "yes" }]);
 
-  const zip = { source: "attachment:a.zip", filename: "a.zip", contentType: "application/zip", detectedType: null, size: 10 };
+  const zip = {
+    source: "attachment:a.zip",
+    filename: "a.zip",
+    contentType: "application/zip",
+    detectedType: null,
+    size: 10,
+  };
   t.equal(run(policy, extraction("hi", { attachments: [zip] })).action, "encrypt");
-  t.equal(run(policy, extraction("hi", { unscannable: [{ source: "attachment:a.zip", reason: "password" }] })).action, "encrypt");
-  t.equal(run(policy, extraction("hi", { unscannable: [{ source: "attachment:a.pdf", reason: "corrupt" }] })).action, "allow", "reason not listed");
-  t.equal(run(policy, extraction("hi", { headers: [{ name: "X-Priority", value: " 1 " }] })).action, "encrypt");
+  t.equal(
+    run(
+      policy,
+      extraction("hi", { unscannable: [{ source: "attachment:a.zip", reason: "password" }] }),
+    ).action,
+    "encrypt",
+  );
+  t.equal(
+    run(
+      policy,
+      extraction("hi", { unscannable: [{ source: "attachment:a.pdf", reason: "corrupt" }] }),
+    ).action,
+    "allow",
+    "reason not listed",
+  );
+  t.equal(
+    run(policy, extraction("hi", { headers: [{ name: "X-Priority", value: " 1 " }] })).action,
+    "encrypt",
+  );
 });
 
 t.test("the most severe action of the fired rules wins", async (t) => {
@@ -179,13 +258,18 @@ t.test("the most severe action of the fired rules wins", async (t) => {
 t.test("a refused policy's error text does not echo the values written in the file", async (t) => {
   const err = refused("rules:\n  - name: r\n    when: { keywords: [] }\n    then: [encrypt]\n");
   t.equal(err.line, 3);
-  const echoed = refused('default: "706-56-0759"\nrules:\n  - {name: "Jane Roe", when: {detector: us-ssn}, then: [encrypt]}\n');
+  const echoed = refused(
+    'default: "706-56-0759"\nrules:\n  - {name: "Jane Roe", when: {detector: us-ssn}, then: [encrypt]}\n',
+  );
   t.equal(echoed.problems.length, 2);
   t.notMatch(echoed.message, /706-56-0759|Jane Roe/);
 });
 
 t.test("the worked example in the policy authors' guide loads and does what it says", async (t) => {
-  const guide = readFileSync(path.resolve(import.meta.dirname, "../policy/rules/README.md"), "utf8");
+  const guide = readFileSync(
+    path.resolve(import.meta.dirname, "../policy/rules/README.md"),
+    "utf8",
+  );
   const yaml = /```yaml\n([\s\S]*?)```/.exec(guide)?.[1] ?? "";
   const policy = compilePolicy(yaml, { file: "riverbend.yaml" });
   const check = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].find((d) => luhn(`123456789${d}`));
@@ -193,7 +277,9 @@ t.test("the worked example in the policy authors' guide loads and does what it s
   t.equal(referral.action, "encrypt");
   t.equal(referral.method, "portal");
   const internal = { mailFrom: "a@riverbend.example.org", rcptTo: ["b@lab.riverbend.example.org"] };
-  t.same(run(policy, extraction(`Referral RF-123456789${check}`), internal).rules, ["internal-mail"]);
+  t.same(run(policy, extraction(`Referral RF-123456789${check}`), internal).rules, [
+    "internal-mail",
+  ]);
 });
 
 t.test("excluded values drop out as whole values, never as prefixes", async (t) => {
@@ -208,5 +294,9 @@ t.test("excluded values drop out as whole values, never as prefixes", async (t) 
     { file: "p.yaml" },
   );
   t.equal(run(prefix, extraction("NPI 1234567893")).action, "encrypt", "a prefix excludes nothing");
-  t.match(refused("exclude:\n  nope: [x]\nrules:\n  - {name: r, when: {detector: npi}, then: [allow]}\n").message, /exclude\.nope \(line 2.*unknown detector/);
+  t.match(
+    refused("exclude:\n  nope: [x]\nrules:\n  - {name: r, when: {detector: npi}, then: [allow]}\n")
+      .message,
+    /exclude\.nope \(line 2.*unknown detector/,
+  );
 });

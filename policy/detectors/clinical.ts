@@ -12,11 +12,26 @@ import { WordTrie } from "./words.js";
  */
 
 const ICD_CONTEXT = new ContextWords([
-  "icd", "icd-10", "icd10", "icd-10-cm", "dx", "diagnosis", "diagnoses", "diagnosed",
-  "problem list", "assessment", "indication", "impression", "primary dx", "secondary dx",
-  "working diagnoses", "diagnosis code", "diagnosis codes",
+  "icd",
+  "icd-10",
+  "icd10",
+  "icd-10-cm",
+  "dx",
+  "diagnosis",
+  "diagnoses",
+  "diagnosed",
+  "problem list",
+  "assessment",
+  "indication",
+  "impression",
+  "primary dx",
+  "secondary dx",
+  "working diagnoses",
+  "diagnosis code",
+  "diagnosis codes",
 ]);
-const ICD_RE = /(?<![A-Za-z0-9.\-/])([A-TV-Z][0-9][0-9AB])(?:\.([0-9A-TV-Z]{1,4}))?(?![A-Za-z0-9]|[-/][A-Za-z0-9]|\.[0-9A-Za-z])/g;
+const ICD_RE =
+  /(?<![A-Za-z0-9.\-/])([A-TV-Z][0-9][0-9AB])(?:\.([0-9A-TV-Z]{1,4}))?(?![A-Za-z0-9]|[-/][A-Za-z0-9]|\.[0-9A-Za-z])/g;
 
 export const icd10Detector: Detector = {
   name: "icd10",
@@ -39,14 +54,41 @@ export const icd10Detector: Detector = {
 
 /** Words of the ICD-10-CM descriptions that follow a code ("E11.9 Type 2 diabetes mellitus …"). */
 const ICD_DESCRIPTION = new ContextWords([
-  "unspecified", "disorder", "disorders", "disease", "pain", "neoplasm", "syndrome", "encounter",
-  "fracture", "chronic", "acute", "diabetes", "hypertension", "infection", "injury", "failure",
-  "without complications", "with", "sprain", "malignant", "deficiency", "use of",
+  "unspecified",
+  "disorder",
+  "disorders",
+  "disease",
+  "pain",
+  "neoplasm",
+  "syndrome",
+  "encounter",
+  "fracture",
+  "chronic",
+  "acute",
+  "diabetes",
+  "hypertension",
+  "infection",
+  "injury",
+  "failure",
+  "without complications",
+  "with",
+  "sprain",
+  "malignant",
+  "deficiency",
+  "use of",
 ]);
 
 const CPT_CONTEXT = new ContextWords([
-  "cpt", "cpt®", "hcpcs", "procedure code", "procedure codes", "e/m", "cpt code", "cpt codes",
-  "billing code", "billed",
+  "cpt",
+  "cpt®",
+  "hcpcs",
+  "procedure code",
+  "procedure codes",
+  "e/m",
+  "cpt code",
+  "cpt codes",
+  "billing code",
+  "billed",
 ]);
 const CPT_RE = /(?<![A-Za-z0-9$.,\-/])(\d{4}[0-9FTU]|[A-V]\d{4})(?![A-Za-z0-9]|[-/.,]\d)/g;
 const STATE_BEFORE = /(?:^|[\s,])[A-Z]{2}\s+$/;
@@ -84,10 +126,27 @@ export class Dictionary {
   }
 }
 
-const DOSE_RE = /\d+(?:\.\d+)?\s?(?:mg|mcg|µg|g|ml|units?|iu|tabs?|tablets?|caps?|capsules?|puffs?|%)(?![a-z])/;
+const DOSE_RE =
+  /\d+(?:\.\d+)?\s?(?:mg|mcg|µg|g|ml|units?|iu|tabs?|tablets?|caps?|capsules?|puffs?|%)(?![a-z])/;
 const DRUG_CONTEXT = new ContextWords([
-  "medication", "medications", "meds", "rx", "prescribed", "prescription", "refill", "takes",
-  "taking", "started", "dose", "dosage", "mg", "daily", "twice", "nightly", "as needed", "prn",
+  "medication",
+  "medications",
+  "meds",
+  "rx",
+  "prescribed",
+  "prescription",
+  "refill",
+  "takes",
+  "taking",
+  "started",
+  "dose",
+  "dosage",
+  "mg",
+  "daily",
+  "twice",
+  "nightly",
+  "as needed",
+  "prn",
 ]);
 
 /**
@@ -108,7 +167,10 @@ export function dictionaryDetector(name: string, kind: string, dose: boolean): D
         let confidence: Confidence = "medium";
         if (dose) {
           const after = view.lower.slice(end, end + 40);
-          if (DOSE_RE.test(after) || hasContext(view, { start, end }, { words: DRUG_CONTEXT, proximity: 40 })) {
+          if (
+            DOSE_RE.test(after) ||
+            hasContext(view, { start, end }, { words: DRUG_CONTEXT, proximity: 40 })
+          ) {
             confidence = "high";
           }
         }
@@ -128,7 +190,15 @@ const LAB_VALUE = new RegExp(
     `[<>]?\\d+(?:\\.\\d+)?(?:/\\d+)?(?![\\d_])`,
   "y",
 );
-const LAB_RESULT_CONTEXT = new ContextWords(["result", "results", "lab", "labs", "level", "value", "critical"]);
+const LAB_RESULT_CONTEXT = new ContextWords([
+  "result",
+  "results",
+  "lab",
+  "labs",
+  "level",
+  "value",
+  "critical",
+]);
 
 export const labResultDetector: Detector = {
   name: "lab-result",

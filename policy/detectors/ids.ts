@@ -1,6 +1,13 @@
 import { ContextWords, digitsContinue, hasContext, inOtherRole } from "./context.js";
 import type { Detector, DetectorMatch, SegmentView } from "./types.js";
-import { isValidAbaRouting, isValidCard, isValidDea, isValidMbi, isValidNpi, isValidSsn } from "./validators.js";
+import {
+  isValidAbaRouting,
+  isValidCard,
+  isValidDea,
+  isValidMbi,
+  isValidNpi,
+  isValidSsn,
+} from "./validators.js";
 import type { Confidence } from "../types.js";
 
 /**
@@ -9,8 +16,17 @@ import type { Confidence } from "../types.js";
  */
 
 const SSN_CONTEXT = new ContextWords([
-  "ssn", "ssn#", "ss#", "ss #", "social security", "social security number", "social sec",
-  "soc sec", "ssa", "taxpayer id", "tin",
+  "ssn",
+  "ssn#",
+  "ss#",
+  "ss #",
+  "social security",
+  "social security number",
+  "social sec",
+  "soc sec",
+  "ssa",
+  "taxpayer id",
+  "tin",
 ]);
 const SSN_RE = /(?<!\d)(\d{3})([- ]?)(\d{2})\2(\d{4})(?!\d)/g;
 
@@ -34,7 +50,8 @@ export const ssnDetector: Detector = {
 };
 
 const MBI_CONTEXT = new ContextWords(["mbi", "medicare", "beneficiary", "medicare number", "hicn"]);
-const MBI_RE = /(?<![A-Za-z0-9-])([1-9][A-Za-z][A-Za-z0-9]\d)(-?)([A-Za-z][A-Za-z0-9]\d)\2([A-Za-z]{2}\d{2})(?![A-Za-z0-9-])/g;
+const MBI_RE =
+  /(?<![A-Za-z0-9-])([1-9][A-Za-z][A-Za-z0-9]\d)(-?)([A-Za-z][A-Za-z0-9]\d)\2([A-Za-z]{2}\d{2})(?![A-Za-z0-9-])/g;
 
 export const mbiDetector: Detector = {
   name: "medicare-mbi",
@@ -46,7 +63,12 @@ export const mbiDetector: Detector = {
       const start = m.index;
       const end = start + m[0].length;
       const context = hasContext(view, { start, end }, { words: MBI_CONTEXT });
-      push(out, view, { start, end, confidence: context ? "high" : "medium", key: value }, this.name);
+      push(
+        out,
+        view,
+        { start, end, confidence: context ? "high" : "medium", key: value },
+        this.name,
+      );
     }
   },
 };
@@ -89,8 +111,21 @@ export const deaDetector: Detector = {
 };
 
 const CARD_CONTEXT = new ContextWords([
-  "card", "credit card", "debit card", "visa", "mastercard", "amex", "american express",
-  "discover", "cc#", "card number", "card no", "cvv", "exp", "expiry", "expiration",
+  "card",
+  "credit card",
+  "debit card",
+  "visa",
+  "mastercard",
+  "amex",
+  "american express",
+  "discover",
+  "cc#",
+  "card number",
+  "card no",
+  "cvv",
+  "exp",
+  "expiry",
+  "expiration",
 ]);
 const CARD_RE = /(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])/g;
 
@@ -116,7 +151,13 @@ export const cardDetector: Detector = {
 };
 
 const ROUTING_CONTEXT = new ContextWords([
-  "routing", "routing number", "aba", "rtn", "transit", "routing #", "bank",
+  "routing",
+  "routing number",
+  "aba",
+  "rtn",
+  "transit",
+  "routing #",
+  "bank",
 ]);
 const NINE_DIGITS = /(?<!\d)\d{9}(?!\d)/g;
 

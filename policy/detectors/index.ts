@@ -1,13 +1,35 @@
 import type { TextSegment } from "../extract/types.js";
 import type { Confidence, Finding } from "../types.js";
 import {
-  cptDetector, drugDetector, icd10Detector, labResultDetector, medicalTermDetector,
+  cptDetector,
+  drugDetector,
+  icd10Detector,
+  labResultDetector,
+  medicalTermDetector,
 } from "./clinical.js";
-import { cardDetector, deaDetector, mbiDetector, npiDetector, routingDetector, ssnDetector } from "./ids.js";
-import { bankAccountDetector, claimNumberDetector, healthPlanIdDetector, mrnDetector } from "./labelled.js";
+import {
+  cardDetector,
+  deaDetector,
+  mbiDetector,
+  npiDetector,
+  routingDetector,
+  ssnDetector,
+} from "./ids.js";
+import {
+  bankAccountDetector,
+  claimNumberDetector,
+  healthPlanIdDetector,
+  mrnDetector,
+} from "./labelled.js";
 import { patientNameDetector } from "./names.js";
 import { addressDetector, dobDetector, emailDetector, phoneDetector } from "./personal.js";
-import { CONFIDENCE_RANK, SegmentView, atLeast, type Detector, type DetectorMatch } from "./types.js";
+import {
+  CONFIDENCE_RANK,
+  SegmentView,
+  atLeast,
+  type Detector,
+  type DetectorMatch,
+} from "./types.js";
 
 export { ContextWords, DEFAULT_PROXIMITY, hasContext } from "./context.js";
 export { Dictionary, dictionaryDetector } from "./clinical.js";
@@ -17,13 +39,31 @@ export { NAMED_VALIDATORS, type ValidatorName } from "./validators.js";
 
 /** Every built-in detector, by the name rules use. */
 export const BUILTIN_DETECTORS: readonly Detector[] = [
-  ssnDetector, mbiDetector, npiDetector, deaDetector, cardDetector, routingDetector,
-  healthPlanIdDetector, mrnDetector, claimNumberDetector, bankAccountDetector,
-  icd10Detector, cptDetector, drugDetector, medicalTermDetector, labResultDetector,
-  dobDetector, patientNameDetector, phoneDetector, emailDetector, addressDetector,
+  ssnDetector,
+  mbiDetector,
+  npiDetector,
+  deaDetector,
+  cardDetector,
+  routingDetector,
+  healthPlanIdDetector,
+  mrnDetector,
+  claimNumberDetector,
+  bankAccountDetector,
+  icd10Detector,
+  cptDetector,
+  drugDetector,
+  medicalTermDetector,
+  labResultDetector,
+  dobDetector,
+  patientNameDetector,
+  phoneDetector,
+  emailDetector,
+  addressDetector,
 ];
 
-export const BUILTIN_DETECTOR_NAMES: ReadonlySet<string> = new Set(BUILTIN_DETECTORS.map((d) => d.name));
+export const BUILTIN_DETECTOR_NAMES: ReadonlySet<string> = new Set(
+  BUILTIN_DETECTORS.map((d) => d.name),
+);
 
 /** Runs the detectors over every segment and resolves overlapping claims on the same span. */
 export function runDetectors(
@@ -53,7 +93,8 @@ export function resolveOverlaps(
 ): DetectorMatch[] {
   if (matches.length < 2) return matches;
   const score = (m: DetectorMatch): number =>
-    (strength.get(m.detector) ?? 1) * 100 + CONFIDENCE_RANK[m.confidence] * 10 +
+    (strength.get(m.detector) ?? 1) * 100 +
+    CONFIDENCE_RANK[m.confidence] * 10 +
     Math.min(9, (m.end - m.start) / 4);
   const sorted = [...matches].sort((a, b) => a.start - b.start || b.end - a.end);
   const kept: DetectorMatch[] = [];
@@ -111,5 +152,9 @@ export function summarise(matches: readonly DetectorMatch[]): Finding[] {
     if (CONFIDENCE_RANK[m.confidence] > CONFIDENCE_RANK[entry.best]) entry.best = m.confidence;
     byDetector.set(m.detector, entry);
   }
-  return [...byDetector].map(([detector, e]) => ({ detector, count: e.keys.size, confidence: e.best }));
+  return [...byDetector].map(([detector, e]) => ({
+    detector,
+    count: e.keys.size,
+    confidence: e.best,
+  }));
 }

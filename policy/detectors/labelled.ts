@@ -40,7 +40,12 @@ export function labelledDetector(spec: LabelledSpec): Detector {
         const found = view.text.slice(start, start + m[1].length);
         if (!plausible(found)) continue;
         lastStart = start;
-        push(out, view, { start, end: start + found.length, confidence: "high", key: canon(found) }, spec.name);
+        push(
+          out,
+          view,
+          { start, end: start + found.length, confidence: "high", key: canon(found) },
+          spec.name,
+        );
       }
       if (view.segment.table === undefined) return;
       const columns = new Set<number>();
@@ -55,7 +60,12 @@ export function labelledDetector(spec: LabelledSpec): Detector {
         const v = cellText.trim();
         if (!valueRe.test(v) || !plausible(v)) return;
         const start = cell.start + cellText.indexOf(v);
-        push(out, view, { start, end: start + v.length, confidence: "high", key: canon(v) }, spec.name);
+        push(
+          out,
+          view,
+          { start, end: start + v.length, confidence: "high", key: canon(v) },
+          spec.name,
+        );
       });
     },
   };

@@ -31,18 +31,42 @@ const HONOURED = new RegExp(`\\.?[^\\S\\n]+(${TOKEN}(?:[^\\S\\n]+${TOKEN}){0,2})
  * "Patient Access Representative" or "New Patient Intake Form" name nobody.
  */
 const PHRASE_LABELS = new Set([
-  "my patient", "our patient", "mutual patient", "shared patient", "your patient", "the patient",
-  "my mother", "my father", "my son", "my daughter", "my wife", "my husband",
+  "my patient",
+  "our patient",
+  "mutual patient",
+  "shared patient",
+  "your patient",
+  "the patient",
+  "my mother",
+  "my father",
+  "my son",
+  "my daughter",
+  "my wife",
+  "my husband",
 ]);
 const LABEL_SEPARATOR = /^[^\S\n]*(?:[:\t,–]|-\s|\n)/;
 
 const NAME_HEADERS = new ContextWords([
-  "patient", "patient name", "name", "first name", "last name", "given name", "surname",
-  "family name", "member name", "full name", "first", "last", "fname", "lname",
+  "patient",
+  "patient name",
+  "name",
+  "first name",
+  "last name",
+  "given name",
+  "surname",
+  "family name",
+  "member name",
+  "full name",
+  "first",
+  "last",
+  "fname",
+  "lname",
 ]);
 
-const CLINICIAN_AFTER = /^,?\s*(?:MD|M\.D\.|DO|RN|NP|PA|PA-C|PhD|PsyD|LCSW|DPM|CPC|FNP|APRN|DDS|PharmD|RPh|LPN|MSW)\b/;
-const CLINICIAN_BEFORE = /(?:\bDr\.?|\bDoctor|\bProvider:?|\bPhysician:?|\bReferring:?|\bPrescriber:?)\s*$/i;
+const CLINICIAN_AFTER =
+  /^,?\s*(?:MD|M\.D\.|DO|RN|NP|PA|PA-C|PhD|PsyD|LCSW|DPM|CPC|FNP|APRN|DDS|PharmD|RPh|LPN|MSW)\b/;
+const CLINICIAN_BEFORE =
+  /(?:\bDr\.?|\bDoctor|\bProvider:?|\bPhysician:?|\bReferring:?|\bPrescriber:?)\s*$/i;
 
 /** Capitalised words that begin or fill labels and sentences, never a name. */
 const NOT_NAMES = new Set(
@@ -55,8 +79,9 @@ const NOT_NAMES = new Set(
   confidential notice emergency contact yes no male female id mrn dob ssn age result results
   today tomorrow yesterday our your my his her their new see attached report summary form
   intake representative access portal office services line quality meeting schedule accounts
-  receivable payable billing support sales customer service desk committee inc llc corp company`
-    .split(/\s+/),
+  receivable payable billing support sales customer service desk committee inc llc corp company`.split(
+    /\s+/,
+  ),
 );
 
 function plausibleName(name: string): boolean {
@@ -66,12 +91,17 @@ function plausibleName(name: string): boolean {
 }
 
 function isClinician(text: string, start: number, end: number): boolean {
-  return CLINICIAN_BEFORE.test(text.slice(Math.max(0, start - 12), start)) ||
-    CLINICIAN_AFTER.test(text.slice(end, end + 8));
+  return (
+    CLINICIAN_BEFORE.test(text.slice(Math.max(0, start - 12), start)) ||
+    CLINICIAN_AFTER.test(text.slice(end, end + 8))
+  );
 }
 
 function nameKey(name: string): string {
-  const tokens = name.toLowerCase().split(/[\s,]+/).filter((t) => t.length > 1);
+  const tokens = name
+    .toLowerCase()
+    .split(/[\s,]+/)
+    .filter((t) => t.length > 1);
   return tokens.sort().join(" ");
 }
 
@@ -80,10 +110,28 @@ function nameKey(name: string): string {
  * to them ("your appointment", "your results"), which a newsletter's greeting does not have.
  */
 const PATIENT_NEAR = new ContextWords([
-  "patient", "dob", "date of birth", "mrn", "member id", "diagnosis", "your appointment",
-  "your visit", "your results", "your test results", "your lab results", "your medication",
-  "your medications", "your prescription", "your diagnosis", "your procedure", "your surgery",
-  "your biopsy", "your scan", "your treatment", "your infusion", "your referral",
+  "patient",
+  "dob",
+  "date of birth",
+  "mrn",
+  "member id",
+  "diagnosis",
+  "your appointment",
+  "your visit",
+  "your results",
+  "your test results",
+  "your lab results",
+  "your medication",
+  "your medications",
+  "your prescription",
+  "your diagnosis",
+  "your procedure",
+  "your surgery",
+  "your biopsy",
+  "your scan",
+  "your treatment",
+  "your infusion",
+  "your referral",
 ]);
 
 export const patientNameDetector: Detector = {
@@ -94,7 +142,11 @@ export const patientNameDetector: Detector = {
     const found = (start: number, name: string, confidence: Confidence): void => {
       const end = start + name.length;
       if (!plausibleName(name) || isClinician(text, start, end)) return;
-      const near = PATIENT_NEAR.test(view.lower, Math.max(0, start - 60), Math.min(text.length, end + 120));
+      const near = PATIENT_NEAR.test(
+        view.lower,
+        Math.max(0, start - 60),
+        Math.min(text.length, end + 120),
+      );
       const c = near && confidence === "medium" ? "high" : confidence;
       push(out, view, { start, end, confidence: c, key: nameKey(name) }, "patient-name");
     };
@@ -102,9 +154,13 @@ export const patientNameDetector: Detector = {
     for (const kind of ["label:patient", "label:name"]) {
       for (const hit of view.words(kind)) {
         const labelEnd = hit.end;
-        if (!PHRASE_LABELS.has(hit.term) && !LABEL_SEPARATOR.test(text.slice(labelEnd, labelEnd + 4))) {
+        if (
+          !PHRASE_LABELS.has(hit.term) &&
+          !LABEL_SEPARATOR.test(text.slice(labelEnd, labelEnd + 4))
+        ) {
           const joined = NAME_THEN_ID.exec(text.slice(labelEnd, labelEnd + 80));
-          if (joined?.[1] !== undefined) found(labelEnd + joined[0].indexOf(joined[1]), joined[1], "high");
+          if (joined?.[1] !== undefined)
+            found(labelEnd + joined[0].indexOf(joined[1]), joined[1], "high");
           continue;
         }
         NAME_AT.lastIndex = labelEnd;
@@ -120,12 +176,16 @@ export const patientNameDetector: Detector = {
       const m = NAME_BEFORE_DOB.exec(text.slice(from, hit.start));
       if (m?.[1] !== undefined) found(from + m.index, m[1], "high");
     }
-    for (const [kind, re] of [["greeting", GREETED], ["honorific", HONOURED]] as const) {
+    for (const [kind, re] of [
+      ["greeting", GREETED],
+      ["honorific", HONOURED],
+    ] as const) {
       for (const hit of view.words(kind)) {
         if (!/\p{Lu}/u.test(text[hit.start] ?? "")) continue;
         re.lastIndex = hit.end;
         const m = re.exec(text);
-        if (m?.[1] !== undefined) found(re.lastIndex - m[0].length + m[0].indexOf(m[1]), m[1], "medium");
+        if (m?.[1] !== undefined)
+          found(re.lastIndex - m[0].length + m[0].indexOf(m[1]), m[1], "medium");
       }
     }
     tableNames(view, out);
@@ -140,14 +200,22 @@ function tableNames(view: SegmentView, out: DetectorMatch[]): void {
   forEachCell(view, (cell) => {
     const value = view.text.slice(cell.start, cell.end).trim();
     if (cell.row === 0) {
-      if (NAME_HEADERS.test(value.toLowerCase().replace(/[_.]+/g, " ")) && !/physician|provider|doctor|staff/i.test(value)) {
+      if (
+        NAME_HEADERS.test(value.toLowerCase().replace(/[_.]+/g, " ")) &&
+        !/physician|provider|doctor|staff/i.test(value)
+      ) {
         columns.add(cell.col);
       }
       return;
     }
     if (!columns.has(cell.col) || !CELL_NAME.test(value) || !plausibleName(value)) return;
     const start = cell.start + view.text.slice(cell.start, cell.end).indexOf(value);
-    const found = { start, end: start + value.length, confidence: "high" as const, key: nameKey(value) };
+    const found = {
+      start,
+      end: start + value.length,
+      confidence: "high" as const,
+      key: nameKey(value),
+    };
     push(out, view, found, "patient-name");
   });
 }

@@ -9,8 +9,17 @@ import { forEachCell, type Detector, type SegmentView } from "./types.js";
  */
 
 const DOB_CONTEXT = new ContextWords([
-  "dob", "d.o.b", "d.o.b.", "date of birth", "birth date", "birthdate", "born", "birthday",
-  "fecha de nacimiento", "date of birth/age", "birth",
+  "dob",
+  "d.o.b",
+  "d.o.b.",
+  "date of birth",
+  "birth date",
+  "birthdate",
+  "born",
+  "birthday",
+  "fecha de nacimiento",
+  "date of birth/age",
+  "birth",
 ]);
 const MONTHS =
   "jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|" +
@@ -21,7 +30,20 @@ const DATE_RE = new RegExp(
     `|(\\d{1,2})\\s+(${MONTHS})\\.?,?\\s+(\\d{4}))(?![\\d/.-]\\d|\\d|t\\d)`,
   "g",
 );
-const MONTH_INDEX = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTH_INDEX = [
+  "jan",
+  "feb",
+  "mar",
+  "apr",
+  "may",
+  "jun",
+  "jul",
+  "aug",
+  "sep",
+  "oct",
+  "nov",
+  "dec",
+];
 const THIS_YEAR = new Date().getUTCFullYear();
 
 /** Year, month and day of a DATE_RE match, or undefined when it is no calendar date. */
@@ -67,11 +89,13 @@ export const dobDetector: Detector = {
       const m = DATE_RE.exec(view.lower.slice(hit.end, hit.end + 60));
       if (m === null || m.index > 30) continue;
       const between = m.input?.slice(0, m.index) ?? "";
-      if (/\d/.test(between) || (view.segment.table !== undefined && between.includes("\n"))) continue;
+      if (/\d/.test(between) || (view.segment.table !== undefined && between.includes("\n")))
+        continue;
       const key = parseDate(m);
       const start = hit.end + m.index;
       lastEnd = start + m[0].length;
-      if (key !== undefined) push(out, view, { start, end: lastEnd, confidence: "high", key }, this.name);
+      if (key !== undefined)
+        push(out, view, { start, end: lastEnd, confidence: "high", key }, this.name);
     }
     if (view.segment.table === undefined) return;
     const columns = new Set<number>();
@@ -98,20 +122,86 @@ export const dobDetector: Detector = {
  * table, an e-mail header of a forwarded message.
  */
 const PERSONAL_CONTACT = new ContextWords([
-  "patient", "patient contact", "home", "home phone", "cell", "my cell", "mobile", "reach me",
-  "call me", "you can reach", "best number", "my number", "emergency contact", "daughter", "son",
-  "wife", "husband", "mother", "father", "guardian", "caregiver", "lives", "resides",
-  "residence", "home address", "dob", "d.o.b", "date of birth", "born", "claimant", "member",
+  "patient",
+  "patient contact",
+  "home",
+  "home phone",
+  "cell",
+  "my cell",
+  "mobile",
+  "reach me",
+  "call me",
+  "you can reach",
+  "best number",
+  "my number",
+  "emergency contact",
+  "daughter",
+  "son",
+  "wife",
+  "husband",
+  "mother",
+  "father",
+  "guardian",
+  "caregiver",
+  "lives",
+  "resides",
+  "residence",
+  "home address",
+  "dob",
+  "d.o.b",
+  "date of birth",
+  "born",
+  "claimant",
+  "member",
 ]);
 /** In a table of people, these headers make a column personal. */
 const PERSONAL_HEADERS = new ContextWords([
-  "phone", "email", "e-mail", "address", "street", "home", "cell", "mobile", "contact",
+  "phone",
+  "email",
+  "e-mail",
+  "address",
+  "street",
+  "home",
+  "cell",
+  "mobile",
+  "contact",
 ]);
 const BUSINESS_CONTACT = new ContextWords([
-  "main", "fax", "office", "ext", "desk", "line", "toll-free", "toll free", "dial-in", "pager",
-  "ap", "rep", "support", "help desk", "it", "billing", "remit", "vendor", "ship to", "returns",
-  "questions", "center", "centre", "medicine", "clinic", "hospital", "pharmacy", "laboratories",
-  "imaging", "llc", "inc", "po box", "suite", "department", "services",
+  "main",
+  "fax",
+  "office",
+  "ext",
+  "desk",
+  "line",
+  "toll-free",
+  "toll free",
+  "dial-in",
+  "pager",
+  "ap",
+  "rep",
+  "support",
+  "help desk",
+  "it",
+  "billing",
+  "remit",
+  "vendor",
+  "ship to",
+  "returns",
+  "questions",
+  "center",
+  "centre",
+  "medicine",
+  "clinic",
+  "hospital",
+  "pharmacy",
+  "laboratories",
+  "imaging",
+  "llc",
+  "inc",
+  "po box",
+  "suite",
+  "department",
+  "services",
 ]);
 
 /** low, or medium/high when the contact detail is tied to a person (see PERSONAL_CONTACT). */
@@ -120,10 +210,13 @@ function contactConfidence(view: SegmentView, start: number, end: number): Confi
   if (header !== undefined) return PERSONAL_HEADERS.test(header) ? "high" : "low";
   const before = lineBefore(view, start, 30);
   if (BUSINESS_CONTACT.lastEnd(before) > PERSONAL_CONTACT.lastEnd(before)) return "low";
-  return hasContext(view, { start, end }, { words: PERSONAL_CONTACT, proximity: 40 }) ? "medium" : "low";
+  return hasContext(view, { start, end }, { words: PERSONAL_CONTACT, proximity: 40 })
+    ? "medium"
+    : "low";
 }
 // Separators are spaces, dots or dashes, never a tab or line break: in a table those split cells.
-const PHONE_RE = /(?<![\d-])(?:\+?1[ .-]?)?(?:\(([2-9]\d\d)\) ?|([2-9]\d\d)[ .-])([2-9]\d\d)[ .-](\d{4})(?![\d-])/g;
+const PHONE_RE =
+  /(?<![\d-])(?:\+?1[ .-]?)?(?:\(([2-9]\d\d)\) ?|([2-9]\d\d)[ .-])([2-9]\d\d)[ .-](\d{4})(?![\d-])/g;
 
 export const phoneDetector: Detector = {
   name: "phone",
@@ -133,13 +226,18 @@ export const phoneDetector: Detector = {
       const start = m.index;
       const end = start + m[0].length;
       const key = `${m[1] ?? m[2]}${m[3]}${m[4]}`;
-      push(out, view, { start, end, confidence: contactConfidence(view, start, end), key }, this.name);
+      push(
+        out,
+        view,
+        { start, end, confidence: contactConfidence(view, start, end), key },
+        this.name,
+      );
     }
   },
 };
 
-
-const EMAIL_AROUND = /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])/y;
+const EMAIL_AROUND =
+  /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}(?![\w-])/y;
 
 /** E-mail addresses, found from each "@" so that text without one costs a single indexOf. */
 export const emailDetector: Detector = {
@@ -150,7 +248,8 @@ export const emailDetector: Detector = {
     let lastEnd = 0;
     for (let at = text.indexOf("@"); at !== -1; at = text.indexOf("@", at + 1)) {
       let start = at;
-      while (start > lastEnd && start > at - 64 && /[A-Za-z0-9._%+-]/.test(text[start - 1] ?? "")) start--;
+      while (start > lastEnd && start > at - 64 && /[A-Za-z0-9._%+-]/.test(text[start - 1] ?? ""))
+        start--;
       if (start === at) continue;
       EMAIL_AROUND.lastIndex = start;
       const m = EMAIL_AROUND.exec(text);
@@ -182,7 +281,12 @@ export const addressDetector: Detector = {
       const end = start + m[0].length;
       if (inOtherRole(view, start, {})) continue;
       const key = m[0].toLowerCase().replace(/\s+/g, " ");
-      push(out, view, { start, end, confidence: contactConfidence(view, start, end), key }, this.name);
+      push(
+        out,
+        view,
+        { start, end, confidence: contactConfidence(view, start, end), key },
+        this.name,
+      );
     }
   },
 };

@@ -9,8 +9,18 @@
  * training material, "123-45-6789") and never a real person's.
  */
 const SAMPLE_SSNS = new Set([
-  "078051120", "219099999", "457555462", "123456789", "111111111", "333333333",
-  "222222222", "444444444", "555555555", "777777777", "888888888", "123121234",
+  "078051120",
+  "219099999",
+  "457555462",
+  "123456789",
+  "111111111",
+  "333333333",
+  "222222222",
+  "444444444",
+  "555555555",
+  "777777777",
+  "888888888",
+  "123121234",
 ]);
 
 /** SSA rules: no area 000, 666 or 9xx; no group 00; no serial 0000; no published samples. */
@@ -52,7 +62,8 @@ export function isValidDea(value: string): boolean {
   const m = /^([ABCDEFGHJKLMPRSTUX])([A-Z9])(\d{7})$/.exec(value.toUpperCase());
   if (m === null) return false;
   const d = (m[3] ?? "").split("").map(Number);
-  const sum = (d[0] ?? 0) + (d[2] ?? 0) + (d[4] ?? 0) + 2 * ((d[1] ?? 0) + (d[3] ?? 0) + (d[5] ?? 0));
+  const sum =
+    (d[0] ?? 0) + (d[2] ?? 0) + (d[4] ?? 0) + 2 * ((d[1] ?? 0) + (d[3] ?? 0) + (d[5] ?? 0));
   return sum % 10 === d[6];
 }
 
@@ -61,8 +72,10 @@ export function isValidAbaRouting(digits: string): boolean {
   if (!/^\d{9}$/.test(digits)) return false;
   const prefix = Number(digits.slice(0, 2));
   const validPrefix =
-    (prefix >= 0 && prefix <= 12) || (prefix >= 21 && prefix <= 32) ||
-    (prefix >= 61 && prefix <= 72) || prefix === 80;
+    (prefix >= 0 && prefix <= 12) ||
+    (prefix >= 21 && prefix <= 32) ||
+    (prefix >= 61 && prefix <= 72) ||
+    prefix === 80;
   if (!validPrefix || digits === "000000000") return false;
   const w = [3, 7, 1];
   let sum = 0;
@@ -84,9 +97,18 @@ export function isValidMbi(value: string): boolean {
 
 /** Test card numbers published by card networks and processors. */
 const SAMPLE_CARDS = new Set([
-  "4111111111111111", "4012888888881881", "4222222222222", "5555555555554444",
-  "5105105105105100", "378282246310005", "371449635398431", "6011111111111117",
-  "6011000990139424", "3530111333300000", "3566002020360505", "4242424242424242",
+  "4111111111111111",
+  "4012888888881881",
+  "4222222222222",
+  "5555555555554444",
+  "5105105105105100",
+  "378282246310005",
+  "371449635398431",
+  "6011111111111117",
+  "6011000990139424",
+  "3530111333300000",
+  "3566002020360505",
+  "4242424242424242",
 ]);
 
 /** Payment card: 13-19 digits, a known network prefix, Luhn, not a published test number. */

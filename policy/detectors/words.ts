@@ -133,10 +133,15 @@ export class WordTrie {
       if (node === 0 || SYMBOL[c] === -1) continue;
       let j = i + 1;
       while (node !== 0) {
-        if (terminal[node] === 1 && endsWord(lower.charCodeAt(j - 1), j < lower.length ? lower.charCodeAt(j) : 32)) {
+        if (
+          terminal[node] === 1 &&
+          endsWord(lower.charCodeAt(j - 1), j < lower.length ? lower.charCodeAt(j) : 32)
+        ) {
           if (hits === undefined) return j;
           if (hits === null) lastEnd = Math.max(lastEnd, j);
-          else for (const e of this.#ends.get(node) ?? []) hits.push({ start: i, end: j, term: e.term, kind: e.kind });
+          else
+            for (const e of this.#ends.get(node) ?? [])
+              hits.push({ start: i, end: j, term: e.term, kind: e.kind });
         }
         if (j >= to) break;
         const d = lower.charCodeAt(j);

@@ -50,4 +50,6 @@ synthroid tamiflu tradjenta trulicity tylenol valium vicodin victoza viagra vyva
 wellbutrin xanax xarelto zetia zocor zoloft zyrtec toprol coumadin neurontin flexeril
 dilaudid oxycontin ritalin strattera abilify risperdal zyprexa latuda invega keytruda
 opdivo herceptin avastin revlimid gleevec imbruvica enbrel remicade stelara dupixent
-`.trim().split(/\s+/);
+`
+  .trim()
+  .split(/\s+/);

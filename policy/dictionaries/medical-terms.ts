@@ -30,4 +30,8 @@ allergy|allergic|anaphylaxis|immunization|vaccination|transplant|amputation|pros
 insulin|hyperglycemia|hypoglycemia|prediabetes|a1c|inr|anticoagulation|opioid|controlled substance
 suicidal|suicide|self-harm|hallucinations|insomnia|sleep apnea|incontinence|dysphagia|dizziness
 infusion|medications|medication|prescription|refill|lab results|labs|test results|pathology
-`.trim().split(/[|\n]/).map((t) => t.trim()).filter((t) => t.length > 0);
+`
+  .trim()
+  .split(/[|\n]/)
+  .map((t) => t.trim())
+  .filter((t) => t.length > 0);

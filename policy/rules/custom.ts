@@ -16,7 +16,8 @@ export function customDetector(name: string, spec: CustomDetectorSpec): Detector
       regex.forEach(view.text, (start, end, value) => {
         if (validate !== undefined && !validate(value)) return;
         const context =
-          words !== undefined && hasContext(view, { start, end }, { words, proximity: spec.proximity });
+          words !== undefined &&
+          hasContext(view, { start, end }, { words, proximity: spec.proximity });
         if (spec.requireContext && !context) return;
         const confidence = context ? raise(spec.confidence) : spec.confidence;
         const key = value.toUpperCase().replace(/[^\p{L}\p{N}]/gu, "");

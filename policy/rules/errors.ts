@@ -7,7 +7,8 @@ export interface PolicyProblem {
   message: string;
 }
 
-export type PolicyErrorCode = "policy-unreadable" | "policy-yaml" | "policy-invalid" | "policy-regex";
+export type PolicyErrorCode =
+  "policy-unreadable" | "policy-yaml" | "policy-invalid" | "policy-regex";
 
 export class PolicyError extends Error {
   override readonly name = "PolicyError";

@@ -44,7 +44,10 @@ export class CompiledPolicy {
   }
 
   evaluate(input: MessageFacts): Verdict {
-    const facts = this.#excluded.size === 0 ? input : { ...input, matches: this.#withoutExcluded(input.matches) };
+    const facts =
+      this.#excluded.size === 0
+        ? input
+        : { ...input, matches: this.#withoutExcluded(input.matches) };
     const fired: Rule[] = [];
     const cache = new Map<Dictionary, number>();
     for (const rule of this.#rules) {
@@ -80,14 +83,19 @@ export class CompiledPolicy {
           }
         } else {
           raiseTo(step.kind);
-          if (step.kind === "encrypt" && (method === undefined || method === "auto")) method = step.method;
+          if (step.kind === "encrypt" && (method === undefined || method === "auto"))
+            method = step.method;
           if (step.kind === "block") blockText ??= step.text;
         }
       }
     }
     const findings = summarise(facts.matches);
     if (facts.extraction.unscannable.length > 0) {
-      findings.push({ detector: "unscannable", count: facts.extraction.unscannable.length, confidence: "high" });
+      findings.push({
+        detector: "unscannable",
+        count: facts.extraction.unscannable.length,
+        confidence: "high",
+      });
     }
     const verdict: Verdict = { action, rules: fired.map((r) => r.name), findings };
     if (action === "encrypt") verdict.method = method ?? "auto";
@@ -113,7 +121,9 @@ export class CompiledPolicy {
     if ("sender" in cond) return this.#addressIn(facts.mailFrom, cond.sender);
     if ("recipient" in cond) {
       const hits = facts.rcptTo.filter((r) => this.#addressIn(r, cond.recipient));
-      return cond.match === "all" ? facts.rcptTo.length > 0 && hits.length === facts.rcptTo.length : hits.length > 0;
+      return cond.match === "all"
+        ? facts.rcptTo.length > 0 && hits.length === facts.rcptTo.length
+        : hits.length > 0;
     }
     if ("subjectTag" in cond) {
       const subject = header(facts.extraction, "subject") ?? "";
@@ -121,7 +131,9 @@ export class CompiledPolicy {
     }
     if ("header" in cond) return headerHolds(facts.extraction, cond.header);
     if ("attachmentType" in cond) {
-      return facts.extraction.attachments.some((a) => cond.attachmentType.some((t) => typeMatches(a, t)));
+      return facts.extraction.attachments.some((a) =>
+        cond.attachmentType.some((t) => typeMatches(a, t)),
+      );
     }
     const reasons = cond.unscannable;
     return facts.extraction.unscannable.some((u) => reasons === true || reasons.includes(u.reason));
@@ -181,12 +193,16 @@ function header(extraction: Extraction, name: string): string | undefined {
   return extraction.headers.find((h) => h.name.toLowerCase() === name)?.value;
 }
 
-function headerHolds(extraction: Extraction, spec: { name: string; value?: string | undefined; contains?: string | undefined }): boolean {
+function headerHolds(
+  extraction: Extraction,
+  spec: { name: string; value?: string | undefined; contains?: string | undefined },
+): boolean {
   const values = extraction.headers
     .filter((h) => h.name.toLowerCase() === spec.name.toLowerCase())
     .map((h) => h.value.trim().toLowerCase());
   if (spec.value !== undefined) return values.includes(spec.value.trim().toLowerCase());
-  if (spec.contains !== undefined) return values.some((v) => v.includes(spec.contains?.toLowerCase() ?? ""));
+  if (spec.contains !== undefined)
+    return values.some((v) => v.includes(spec.contains?.toLowerCase() ?? ""));
   return values.length > 0;
 }
 

@@ -14,8 +14,13 @@ export async function loadPolicyFile(file: string): Promise<CompiledPolicy> {
   try {
     source = await readFile(file, "utf8");
   } catch (err) {
-    const message = (err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : "cannot read the file";
-    throw new PolicyError("policy-unreadable", { file, problems: [{ path: "", message }], cause: err });
+    const message =
+      (err as NodeJS.ErrnoException).code === "ENOENT" ? "file not found" : "cannot read the file";
+    throw new PolicyError("policy-unreadable", {
+      file,
+      problems: [{ path: "", message }],
+      cause: err,
+    });
   }
   return compilePolicy(source, { file });
 }
@@ -28,7 +33,12 @@ export function compilePolicy(source: string, options: { file: string }): Compil
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => {
       const at = lines.linePos(e.pos[0]);
-      return { path: "", line: at.line, column: at.col, message: e.message.split("\n")[0] ?? "YAML error" };
+      return {
+        path: "",
+        line: at.line,
+        column: at.col,
+        message: e.message.split("\n")[0] ?? "YAML error",
+      };
     });
     throw new PolicyError("policy-yaml", { file, problems });
   }
@@ -64,7 +74,9 @@ export function compilePolicy(source: string, options: { file: string }): Compil
     }
   }
   if (problems.length > 0) {
-    const code = problems.some((p) => p.path.endsWith(".pattern")) ? "policy-regex" : "policy-invalid";
+    const code = problems.some((p) => p.path.endsWith(".pattern"))
+      ? "policy-regex"
+      : "policy-invalid";
     throw new PolicyError(code, { file, problems });
   }
   return new CompiledPolicy(policy, { name: policy.name ?? path.basename(file), detectors });
@@ -78,7 +90,8 @@ function zodProblems(
     const keyPath = issue.path.filter((p): p is string | number => typeof p !== "symbol");
     let message = issue.message;
     if (issue.code === "invalid_union") {
-      message = "not a known condition or action here; see the README's policy section for the forms";
+      message =
+        "not a known condition or action here; see the README's policy section for the forms";
     }
     return { path: keyPath.join("."), ...locate(keyPath), message };
   });
@@ -92,23 +105,33 @@ function checkReferences(
   const seen = new Set<string>();
   policy.rules.forEach((rule, i) => {
     if (seen.has(rule.name)) {
-      problems.push({ path: `rules.${i}.name`, ...locate(["rules", i, "name"]), message: `rule name ${rule.name} is used twice` });
+      problems.push({
+        path: `rules.${i}.name`,
+        ...locate(["rules", i, "name"]),
+        message: `rule name ${rule.name} is used twice`,
+      });
     }
     seen.add(rule.name);
     walk(rule.when, ["rules", i, "when"], (cond, at) => {
       const problem = checkCondition(policy, cond);
-      if (problem !== undefined) problems.push({ path: at.join("."), ...locate(at), message: problem });
+      if (problem !== undefined)
+        problems.push({ path: at.join("."), ...locate(at), message: problem });
     });
   });
   for (const name of Object.keys(policy.exclude)) {
     if (!BUILTIN_DETECTOR_NAMES.has(name) && !(name in policy.detectors)) {
-      problems.push({ path: `exclude.${name}`, ...locate(["exclude", name]), message: `unknown detector ${name}` });
+      problems.push({
+        path: `exclude.${name}`,
+        ...locate(["exclude", name]),
+        message: `unknown detector ${name}`,
+      });
     }
   }
   for (const name of Object.keys(policy.detectors)) {
     if (BUILTIN_DETECTOR_NAMES.has(name) || name === "unscannable") {
       problems.push({
-        path: `detectors.${name}`, ...locate(["detectors", name]),
+        path: `detectors.${name}`,
+        ...locate(["detectors", name]),
         message: `${name} is a built-in detector; give the custom one another name`,
       });
     }
@@ -124,7 +147,10 @@ function checkCondition(policy: PolicyFile, cond: Condition): string | undefined
   if ("dictionary" in cond && !(cond.dictionary in policy.dictionaries)) {
     return `unknown dictionary ${cond.dictionary}`;
   }
-  for (const list of ["sender" in cond ? cond.sender : [], "recipient" in cond ? cond.recipient : []]) {
+  for (const list of [
+    "sender" in cond ? cond.sender : [],
+    "recipient" in cond ? cond.recipient : [],
+  ]) {
     for (const entry of list) {
       const group = /^group:(.+)$/.exec(entry)?.[1];
       if (group !== undefined && !(group in policy.groups)) return `unknown group ${group}`;
@@ -133,7 +159,11 @@ function checkCondition(policy: PolicyFile, cond: Condition): string | undefined
   return undefined;
 }
 
-function walk(cond: Condition, at: (string | number)[], fn: (c: Condition, at: (string | number)[]) => void): void {
+function walk(
+  cond: Condition,
+  at: (string | number)[],
+  fn: (c: Condition, at: (string | number)[]) => void,
+): void {
   fn(cond, at);
   if ("any" in cond) cond.any.forEach((c, i) => walk(c, [...at, "any", i], fn));
   if ("all" in cond) cond.all.forEach((c, i) => walk(c, [...at, "all", i], fn));

@@ -67,7 +67,9 @@ const unscannableCondition = z
   .object({
     unscannable: z.union([
       z.literal(true),
-      z.array(z.enum(["encrypted", "password", "corrupt", "over-budget", "timeout", "unsupported"])),
+      z.array(
+        z.enum(["encrypted", "password", "corrupt", "over-budget", "timeout", "unsupported"]),
+      ),
     ]),
   })
   .strict();
@@ -113,7 +115,16 @@ export const actionSchema = z.union([
   z.literal("encrypt"),
   z.object({ encrypt: method }).strict(),
   z.object({ block: z.string().min(1) }).strict(),
-  z.object({ "add-header": z.object({ name: z.string().regex(/^[!-9;-~]+$/, "expected a header name"), value: z.string().regex(/^[^\r\n]*$/, "expected one line") }).strict() }).strict(),
+  z
+    .object({
+      "add-header": z
+        .object({
+          name: z.string().regex(/^[!-9;-~]+$/, "expected a header name"),
+          value: z.string().regex(/^[^\r\n]*$/, "expected one line"),
+        })
+        .strict(),
+    })
+    .strict(),
 ]);
 export type Action = z.infer<typeof actionSchema>;
 
@@ -138,7 +149,9 @@ export const customDetectorSchema = z
     /** Case-insensitive matching. Default false. */
     ignoreCase: z.boolean().default(false),
     /** A named validator applied to the match (or to its group named "value"). */
-    validator: z.enum(["luhn", "us-ssn", "npi", "dea", "aba-routing", "mbi", "payment-card"]).optional(),
+    validator: z
+      .enum(["luhn", "us-ssn", "npi", "dea", "aba-routing", "mbi", "payment-card"])
+      .optional(),
     /** Whole words that raise confidence when within `proximity` characters. */
     context: z.array(z.string().min(1)).default([]),
     /** Characters either side in which a context word counts. Default 60. */
