@@ -1,7 +1,13 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import t from "tap";
-import type { AttemptResult } from "../gateway/deliver/index.js";
+import { createDeliverer, type AttemptResult } from "../gateway/deliver/index.js";
+import { silentLogger } from "../gateway/log.js";
 import { decide } from "../gateway/queue/index.js";
-import { leased } from "./helpers/deliveries.js";
+import { leased, LOOP_SECRET, testConfig } from "./helpers/deliveries.js";
+import { startDnsServer } from "./helpers/dns-server.js";
+import { startSink } from "./helpers/sink.js";
 
 /**
  * A verified-TLS copy whose MX cannot prove itself when it is sent falls to the next method.
@@ -67,4 +73,41 @@ t.test("an unreachable MX is still retried: only a TLS verdict moves the copy", 
     result: { ...unverifiable, category: "network", reason: "ECONNREFUSED", status: "4.4.1" },
   });
   t.equal(d.kind, "defer");
+});
+
+t.test("an encrypted copy reaches an MX without STARTTLS; a tls copy does not", async (t) => {
+  const sink = await startSink({});
+  const dns = await startDnsServer({
+    "plain.test": { mx: [{ preference: 10, exchange: "mx.plain.test" }] },
+    "mx.plain.test": { a: ["127.0.0.1"] },
+  });
+  const dataDir = mkdtempSync(path.join(tmpdir(), "sealgate-fallback-"));
+  const config = testConfig(
+    { delivery: { mode: "mx", mxPort: sink.port, dnsServers: [dns.address] } },
+    dataDir,
+  );
+  const deliverer = createDeliverer({ config, logger: silentLogger(), loopSecret: LOOP_SECRET });
+  t.teardown(async () => {
+    await deliverer.close();
+    await sink.close();
+    await dns.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const tls = await deliverer.attempt(
+    leased({ route: "tls", sensitive: true, nextHop: "plain.test", recipients: ["a@plain.test"] }),
+  );
+  t.match(tls, { kind: "fault", category: "tls-unverifiable" });
+  t.equal(sink.messages.length, 0, "the tls copy never left in clear");
+
+  const smime = await deliverer.attempt(
+    leased({
+      route: "smime",
+      sensitive: true,
+      nextHop: "plain.test",
+      recipients: ["b@plain.test"],
+    }),
+  );
+  t.match(smime, { kind: "replies", recipients: [{ kind: "accepted" }] });
+  t.equal(sink.messages.length, 1, "the S/MIME copy, encrypted already, was delivered");
 });

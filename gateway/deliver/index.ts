@@ -219,7 +219,10 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   return {
     async attempt(delivery) {
       const to = delivery.recipients.filter((r) => r.state === "pending").map((r) => r.address);
-      const required = delivery.sensitive || delivery.route === "tls";
+      // An S/MIME or PGP copy is protected by its own encryption: like any mail it uses TLS
+      // when offered (and must under MTA-STS enforce), but a plain MX does not stop it.
+      const encrypted = delivery.route === "smime" || delivery.route === "pgp";
+      const required = (delivery.sensitive && !encrypted) || delivery.route === "tls";
       const facts: TlsFacts = { ...NO_TLS, required };
       if (to.length === 0)
         return { kind: "replies", host: delivery.nextHop, recipients: [], tls: facts };
