@@ -6,6 +6,7 @@ import { buildDsn } from "../queue/dsn.js";
 import { MemoryKeyRepository } from "../../certs/memory.js";
 import { CopyBuilder, RecipientSelector, selectRoute } from "../secure/index.js";
 import type { NewEvent, Store, StoredMessage } from "../store/index.js";
+import { isEncryptedMessage } from "./encrypted.js";
 import { addHeaders } from "./headers.js";
 import { buildSenderNotice } from "./notice.js";
 import { groupPlans, routeSensitive, type RoutedCopies } from "./route.js";
@@ -169,6 +170,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       // A valid, fresh stamp: processed before. A sensitive verdict is kept, never relaxed,
       // and not re-wrapped. A clean stamp proves nothing about these bytes (anyone who got a
       // copy has seen it), so the message is scanned again like any other.
+      // A copy sealgate encrypted (S/MIME, PGP) that came back is already protected: it
+      // leaves as it is rather than be wrapped a second time.
+      if (message.loop.route === "sensitive" && isEncryptedMessage(message.raw)) {
+        return { action: "allow", rules: ["loop-guard-encrypted"], findings: [] };
+      }
       if (message.loop.route === "sensitive") {
         return { action: "encrypt", method: "auto", rules: ["loop-guard"], findings: [] };
       }
