@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { KeysError, importKeys, listKeys, removeKey } from "../certs/keys.js";
 import type { KeyKind, KeyRepository, StoredKey } from "../certs/types.js";
-import { openStore } from "../gateway/store/index.js";
+import { openKeyRepository } from "../gateway/store/index.js";
 import { configFromFlags, withConfigFlags, type CommonFlags } from "./options.js";
 
 /** A key repository opened for one command, closed when it is done. */
@@ -15,22 +15,11 @@ export type OpenKeyRepository = (flags: CommonFlags) => Promise<OpenedRepository
 
 const KINDS: KeyKind[] = ["smime-cert", "pgp-public", "org-smime", "org-pgp", "ca"];
 
-function isKeyRepository(value: object): value is KeyRepository {
-  const v = value as Partial<Record<keyof KeyRepository, unknown>>;
-  return ["putKey", "keysForAddress", "listKeys", "removeKey"].every(
-    (m) => typeof v[m as keyof KeyRepository] === "function",
-  );
-}
-
-/** The configured store, when it holds keys (it implements certs' KeyRepository). */
+/** The key tables of the configured store (SQLite or PostgreSQL), private keys sealed. */
 export const openConfiguredRepository: OpenKeyRepository = async (flags) => {
   const { config } = configFromFlags(flags);
-  const store = await openStore(config);
-  if (!isKeyRepository(store)) {
-    await store.close();
-    throw new KeysError("keys-no-storage", "the configured store does not hold keys yet");
-  }
-  return { repository: store, close: () => store.close() };
+  const keys = await openKeyRepository(config);
+  return { repository: keys, close: () => keys.close() };
 };
 
 /** `sealgate keys import|list|remove`; `open` chooses where keys live. */
