@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import path from "node:path";
 import { KeyDiscovery, type HttpOptions } from "../../certs/discovery/index.js";
 import type { KeyRepository } from "../../certs/types.js";
 import type { Config } from "../config/index.js";
@@ -24,8 +25,8 @@ export interface SelectorWiring {
 
 /**
  * A selector as `secure.*` and `delivery.*` describe it. Recipient certificates are trusted
- * when they chain to secure.smime.trustAnchorsFile or to the organisation's own CA in the key
- * store (read on every choice, so an imported CA counts at once).
+ * when they chain to secure.smime.trustAnchorsFile or to the organisation's own CA: the one in
+ * <dataDir>/ca (read at start) or in the key store (read on every choice).
  */
 export function createSelector(config: Config, wiring: SelectorWiring): RecipientSelector {
   const s = config.secure;
@@ -40,6 +41,9 @@ export function createSelector(config: Config, wiring: SelectorWiring): Recipien
       );
     }
   }
+  // The CA `sealgate certs ca init|import` keeps in the data folder issues staff certificates.
+  const ownCaFile = path.join(config.dataDir, "ca", "ca.pem");
+  if (existsSync(ownCaFile)) fileAnchors.push(readFileSync(ownCaFile, "utf8"));
   const { repository } = wiring;
   const usesPgp = s.order.includes("pgp");
   const discovery = usesPgp
