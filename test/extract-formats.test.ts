@@ -1,6 +1,7 @@
 import * as asn1js from "asn1js";
 import * as pkijs from "pkijs";
 import { unzipSync, zipSync } from "fflate";
+import ExcelJS from "exceljs";
 import t from "tap";
 import { extract, type Extraction } from "../policy/extract/index.js";
 import {
@@ -138,6 +139,22 @@ t.test("the value on the second sheet of an XLSX is found, in a table segment", 
   t.equal(seg?.text, seg?.table?.map((r) => r.join("\t")).join("\n"), "text is the joined table");
   t.match(seg?.text ?? "", /345678902\t12/, "digits of neighbouring cells never merge");
   t.ok(sources(x).includes("attachment:roster.xlsx#Summary"), "the first sheet is scanned too");
+});
+
+t.test("XLSX numbers keep what their format shows: padded SSNs and dates", async (t) => {
+  const wb = new ExcelJS.Workbook();
+  const ws = wb.addWorksheet("Roster");
+  ws.addRow(["SSN", "DOB", "ZIP", "Count"]);
+  ws.addRow([12345678, new Date(Date.UTC(1961, 2, 9)), 2134, 1234567]);
+  ws.getCell("A2").numFmt = "000-00-0000";
+  ws.getCell("B2").numFmt = "mm/dd/yyyy";
+  ws.getCell("C2").numFmt = "00000";
+  ws.getCell("D2").numFmt = "#,##0";
+  const xlsx = Buffer.from(await wb.xlsx.writeBuffer());
+  const type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+  const x = await extract(withAttachment("roster.xlsx", type, xlsx));
+  const seg = x.segments.find((s) => s.source === "attachment:roster.xlsx#Roster");
+  t.same(seg?.table?.[1], ["012-34-5678", "03/09/1961", "02134", "1234567"]);
 });
 
 t.test("a CSV attachment becomes a table with normalised cells", async (t) => {

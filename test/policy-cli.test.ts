@@ -3,7 +3,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
+import { Command } from "commander";
 import t from "tap";
+import { registerPolicyCommands } from "../cli/policy.js";
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, "..");
@@ -24,10 +26,40 @@ async function sealgate(args: string[]): Promise<{ code: number; stdout: string;
   }
 }
 
+/** Runs `sealgate policy …` in this process (fast); one test below goes through the real CLI. */
+async function inProcess(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const program = new Command().exitOverride();
+  registerPolicyCommands(program);
+  let stdout = "";
+  let stderr = "";
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((chunk: string) => (
+    (stdout += chunk),
+    true
+  )) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string) => (
+    (stderr += chunk),
+    true
+  )) as typeof process.stderr.write;
+  process.exitCode = 0;
+  try {
+    await program.parseAsync(["node", "sealgate", ...args]);
+  } finally {
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+  const code = Number(process.exitCode ?? 0);
+  process.exitCode = 0;
+  return { code, stdout, stderr };
+}
+
 t.test(
   "policy check accepts the shipped policy and points at each error's line and column",
   async (t) => {
-    const ok = await sealgate(["policy", "check", "policy/defaults/hipaa.yaml"]);
+    const ok = await inProcess(["policy", "check", "policy/defaults/hipaa.yaml"]);
     t.equal(ok.code, 0);
     t.match(ok.stdout, /hipaa\.yaml: ok \(\d+ rules\)/);
 
@@ -36,7 +68,7 @@ t.test(
       bad,
       "rules:\n  - name: r\n    when:\n      detector: us-snn\n    then: [encrypt]\n",
     );
-    const refused = await sealgate(["policy", "check", bad]);
+    const refused = await inProcess(["policy", "check", bad]);
     t.equal(refused.code, 1);
     t.match(
       refused.stderr,
@@ -82,7 +114,11 @@ t.test("policy test --json prints one object per message with masked excerpts on
 });
 
 t.test("policy test explains a verdict in words and refuses a broken --policy", async (t) => {
-  const human = await sealgate(["policy", "test", path.join(fixtures, "a08-subject-only-phi.eml")]);
+  const human = await inProcess([
+    "policy",
+    "test",
+    path.join(fixtures, "a08-subject-only-phi.eml"),
+  ]);
   t.match(
     human.stdout,
     /a08-subject-only-phi\.eml: encrypt \(auto\)\n {2}rules: .*patient-identity/,
@@ -90,7 +126,7 @@ t.test("policy test explains a verdict in words and refuses a broken --policy", 
   t.match(human.stdout, /dob: 1 \(high\) e\.g\. \*\*\/\*\*\/\*\*\*\* in subject/);
   const bad = path.join(dir, "broken.yaml");
   writeFileSync(bad, "rules: [\n");
-  const refused = await sealgate(["policy", "test", "--policy", bad, fixtures]);
+  const refused = await inProcess(["policy", "test", "--policy", bad, fixtures]);
   t.equal(refused.code, 1);
   t.match(refused.stderr, /line \d+/);
 });
@@ -105,9 +141,9 @@ t.test(
         "  - {name: ssn, when: {detector: us-ssn}, then: [encrypt]}\n",
     );
     const message = path.join(fixtures, "a03-qp-ssn-soft-break.eml");
-    const own = await sealgate(["policy", "test", "--json", "--policy", policy, message]);
+    const own = await inProcess(["policy", "test", "--json", "--policy", policy, message]);
     t.same((JSON.parse(own.stdout) as { rules: string[] }).rules, ["partner"]);
-    const other = await sealgate([
+    const other = await inProcess([
       "policy",
       "test",
       "--json",

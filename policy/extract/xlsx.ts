@@ -1,11 +1,13 @@
 import { ExtractError } from "./context.js";
+import { cellFormats, formatDigits, type CellFormat } from "./numfmt.js";
 import { parseXml } from "./xml.js";
 import type { ZipArchive } from "./zip.js";
 
 /**
  * XLSX (SpreadsheetML) to tables, one per sheet, hidden sheets included. Cells keep their column
- * (gaps stay empty), shared and inline strings are resolved, and numbers formatted as dates are
- * written as MM/DD/YYYY so a date of birth reads as one.
+ * (gaps stay empty), shared and inline strings are resolved, numbers formatted as dates are
+ * written as MM/DD/YYYY so a date of birth reads as one, and zero-padded digit formats are
+ * applied so an SSN stored as a number keeps its leading zero.
  */
 
 export interface Sheet {
@@ -43,36 +45,6 @@ function sharedStrings(xml: string | null): string[] {
   return out;
 }
 
-/** Built-in number formats that show a date (ECMA-376 Part 1, 18.8.30). */
-const BUILTIN_DATE = new Set([14, 15, 16, 17, 22, 27, 30, 36, 50, 57]);
-
-function isDateFormat(code: string): boolean {
-  const bare = code.replace(/"[^"]*"|\\.|\[[^\]]*\]/g, "");
-  return /[dy]/i.test(bare);
-}
-
-/** For each cell style index, whether it formats numbers as dates. */
-function dateStyles(xml: string | null): boolean[] {
-  if (!xml) return [];
-  const custom = new Map<number, boolean>();
-  const out: boolean[] = [];
-  let inCellXfs = false;
-  parseXml(xml, {
-    onopentag(name, a) {
-      if (name === "numFmt") custom.set(Number(a.numFmtId), isDateFormat(a.formatCode ?? ""));
-      else if (name === "cellXfs") inCellXfs = true;
-      else if (name === "xf" && inCellXfs) {
-        const id = Number(a.numFmtId ?? 0);
-        out.push(custom.get(id) ?? BUILTIN_DATE.has(id));
-      }
-    },
-    onclosetag(name) {
-      if (name === "cellXfs") inCellXfs = false;
-    },
-  });
-  return out;
-}
-
 function serialToDate(serial: number, date1904: boolean): string | null {
   if (!Number.isFinite(serial) || serial < 1 || serial > 2958465) return null;
   // Serial 60 is Excel's phantom 29 Feb 1900; from serial 61 on, day 0 is 30 Dec 1899.
@@ -96,7 +68,7 @@ function columnIndex(ref: string | undefined): number {
 
 interface SheetContext {
   strings: string[];
-  dates: boolean[];
+  formats: CellFormat[];
   date1904: boolean;
   maxCells: number;
 }
@@ -132,8 +104,10 @@ function sheetRows(xml: string, ctx: SheetContext): string[][] {
         let text = raw;
         if (cellType === "s") text = ctx.strings[Number(raw)] ?? "";
         else if (cellType === "b") text = raw === "1" ? "TRUE" : "FALSE";
-        else if (cellType === "n" && raw !== "" && ctx.dates[cellStyle]) {
-          text = serialToDate(Number(raw), ctx.date1904) ?? raw;
+        else if (cellType === "n" && raw !== "") {
+          const format = ctx.formats[cellStyle];
+          if (format?.kind === "date") text = serialToDate(Number(raw), ctx.date1904) ?? raw;
+          else if (format?.kind === "digits") text = formatDigits(raw, format.pattern) ?? raw;
         }
         const col = cellCol >= 0 ? cellCol : row.length;
         if (col > row.length + 16384) throw new ExtractError("corrupt");
@@ -183,7 +157,7 @@ export async function xlsxSheets(zip: ZipArchive, options: { maxCells: number })
 
   const ctx: SheetContext = {
     strings: sharedStrings(await readXml(zip, "xl/sharedStrings.xml")),
-    dates: dateStyles(await readXml(zip, "xl/styles.xml")),
+    formats: cellFormats(await readXml(zip, "xl/styles.xml")),
     date1904,
     maxCells: options.maxCells,
   };
