@@ -3,7 +3,13 @@ import path from "node:path";
 import { isMap, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import { configSchema, type Config } from "./schema.js";
 
-export type { Config, ConnectorConfig, DeliveryConfig, SmtpConfig } from "./schema.js";
+export type {
+  Config,
+  ConnectorConfig,
+  DeliveryConfig,
+  PortalConfig,
+  SmtpConfig,
+} from "./schema.js";
 export { configSchema } from "./schema.js";
 
 /** A configuration file that cannot be used; the message names the key and the reason. */

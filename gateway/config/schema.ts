@@ -257,6 +257,39 @@ export const secureSchema = z
   })
   .strict();
 
+/** The recipient portal (gateway/portal): notices, sign-in limits, lifetime of messages. */
+export const portalSchema = z
+  .object({
+    /** Public address of the portal in notice links. Default http://<httpListen>. */
+    baseUrl: z.string().url().optional(),
+    /** Logo shown in the notice e-mail and the pages (https URL). Default: none. */
+    organisationLogoUrl: z.string().url().optional(),
+    /** Days a portal message can be read unless policy says otherwise. Default 30. */
+    expiryDays: z.number().int().positive().default(30),
+    /** Minutes a one-time code is valid. Default 15. */
+    codeTtlMinutes: z.number().int().positive().default(15),
+    /** Wrong codes before the address is locked. Default 5. */
+    maxCodeAttempts: z.number().int().positive().default(5),
+    /** Wrong passwords before the address is locked. Default 5. */
+    maxPasswordAttempts: z.number().int().positive().default(5),
+    /** Minutes an address stays locked after too many wrong tries. Default 15. */
+    lockMinutes: z.number().int().positive().default(15),
+    /** Hours a portal session lasts. Default 12. */
+    sessionHours: z.number().positive().default(12),
+    /** Send the sender a copy of the notice the recipient got. Default false. */
+    copySenderOnNotice: z.boolean().default(false),
+    /** Show the original subject in notices and the inbox. Default false (neutral subject). */
+    showSubject: z.boolean().default(false),
+    /** Minutes between sweeps deleting expired bodies and their keys. Default 60. */
+    sweepMinutes: z.number().positive().default(60),
+    /** PEM certificate and key for the portal's HTTPS. Default: plain HTTP (loopback only). */
+    tls: z
+      .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     /** Folder for the SQLite file, generated keys and the outbox. Default ./data. */
@@ -274,6 +307,7 @@ export const configSchema = z
     store: storeSchema.default(storeSchema.parse({})),
     keys: keysSchema.default(keysSchema.parse({})),
     secure: secureSchema.default(secureSchema.parse({})),
+    portal: portalSchema.default(portalSchema.parse({})),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -298,3 +332,4 @@ export type ConnectorConfig = z.infer<typeof connectorSchema>;
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
 export type SmtpConfig = z.infer<typeof smtpSchema>;
 export type SecureConfig = z.infer<typeof secureSchema>;
+export type PortalConfig = z.infer<typeof portalSchema>;
