@@ -1,4 +1,4 @@
-import MailComposer from "nodemailer/lib/mail-composer/index.js";
+import MailComposer from "nodemailer/lib/mail-composer";
 import type { Verdict } from "../../policy/index.js";
 import type { NewMessage, StoredMessage } from "../store/index.js";
 
