@@ -3,14 +3,14 @@
  * sealgate (openpgp, in process, whole RFC 3156 message) against `gpg --encrypt --armor` on
  * the same message in the same run (one gpg process per message, as a gateway shelling out
  * would), with gpg's default compression and without it (`-z 0`, like sealgate).
- * Run: node --import tsx test/bench/pgp.ts [seconds per cell, default 3]
+ * Run alone: node --import tsx test/bench/pgp.ts [seconds per cell, default 3]; `npm run bench`
+ * runs it after the SMTP part and prints one table.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readPublicKeys, encryptPgpMimeToBuffer } from "../../certs/pgp/index.js";
 import { GpgHome } from "../helpers/gpg.js";
-
-const seconds = Number(process.argv[2] ?? 3);
+import { cryptoTable, isMain, rates, type CryptoRow } from "./crypto-row.js";
 
 function message(size: number): Buffer {
   const head =
@@ -25,30 +25,6 @@ function message(size: number): Buffer {
     .toString("base64")
     .replace(/.{1,76}/g, "$&\r\n");
   return Buffer.from(head + b64 + tail);
-}
-
-/**
- * Messages per second of each contender, measured in alternating slices so that load from
- * elsewhere on the machine falls on all of them alike.
- */
-async function rates(contenders: (() => Promise<unknown>)[], rounds = 6): Promise<number[]> {
-  const count = contenders.map(() => 0);
-  const spent = contenders.map(() => 0);
-  for (const work of contenders) await work(); // warm up
-  for (let r = 0; r < rounds; r++) {
-    for (const [i, work] of contenders.entries()) {
-      const start = process.hrtime.bigint();
-      const until = start + BigInt(Math.round((seconds / rounds) * 1e9));
-      let now = start;
-      do {
-        await work();
-        count[i]!++;
-        now = process.hrtime.bigint();
-      } while (now < until);
-      spent[i]! += Number(now - start) / 1e9;
-    }
-  }
-  return count.map((n, i) => n / spent[i]!);
 }
 
 function gpgEncrypt(home: string, fpr: string, input: Buffer, extra: string[]): Promise<void> {
@@ -76,43 +52,44 @@ function gpgEncrypt(home: string, fpr: string, input: Buffer, extra: string[]): 
   });
 }
 
-const gpg = new GpgHome();
-try {
-  const keys = {
-    cv25519: gpg.curve25519("<bench-cv@example.test>"),
-    "rsa-3072": gpg.rsa("<bench-rsa@example.test>", 3072),
-  };
-  const rows: string[] = [
-    "| key | size | sealgate msg/s | gpg --encrypt msg/s | gpg -z 0 msg/s | " +
-      "sealgate / gpg | sealgate / gpg -z 0 |",
-    "|---|---|---|---|---|---|---|",
-  ];
-  for (const [name, fpr] of Object.entries(keys)) {
-    const [key] = await readPublicKeys(gpg.exportPublic(fpr));
-    if (!key) throw new Error("no key");
-    for (const [label, size] of [
-      ["10 KB", 10_000],
-      ["2 MB", 2_000_000],
-    ] as const) {
-      const input = message(size);
-      // gpg compresses by default; sealgate never does, so -z 0 is the like-for-like figure.
-      const [ours = 0, gpgDefault = 1, gpgPlain = 1] = await rates([
-        () => encryptPgpMimeToBuffer(input, { recipients: [key] }),
-        () => gpgEncrypt(gpg.dir, fpr, input, []),
-        () => gpgEncrypt(gpg.dir, fpr, input, ["-z", "0"]),
-      ]);
-      rows.push(
-        `| ${name} | ${label} | ${ours.toFixed(1)} | ${gpgDefault.toFixed(1)} | ` +
-          `${gpgPlain.toFixed(1)} | ${(ours / gpgDefault).toFixed(2)} | ` +
-          `${(ours / gpgPlain).toFixed(2)} |`,
-      );
-      process.stderr.write(`${rows.at(-1)}\n`);
+export async function benchPgp(seconds: number): Promise<CryptoRow[]> {
+  const gpg = new GpgHome();
+  const rows: CryptoRow[] = [];
+  try {
+    const keys = {
+      cv25519: gpg.curve25519("<bench-cv@example.test>"),
+      "RSA-3072": gpg.rsa("<bench-rsa@example.test>", 3072),
+    };
+    for (const [name, fpr] of Object.entries(keys)) {
+      const [key] = await readPublicKeys(gpg.exportPublic(fpr));
+      if (!key) throw new Error("no key");
+      for (const [label, size] of [
+        ["10 KB", 10 * 1024],
+        ["2 MB", 2 * 1024 * 1024],
+      ] as const) {
+        const input = message(size);
+        // gpg compresses by default; sealgate never does, so -z 0 is the like-for-like figure.
+        const [ours = 0, gpgDefault = NaN, gpgPlain = NaN] = await rates(seconds, [
+          () => encryptPgpMimeToBuffer(input, { recipients: [key] }),
+          () => gpgEncrypt(gpg.dir, fpr, input, []),
+          () => gpgEncrypt(gpg.dir, fpr, input, ["-z", "0"]),
+        ]);
+        const row = { method: "PGP/MIME", key: name, size: label, ours } as const;
+        rows.push({ ...row, reference: "gpg --encrypt --armor", theirs: gpgDefault });
+        rows.push({ ...row, reference: "gpg --encrypt --armor -z 0", theirs: gpgPlain });
+        process.stderr.write(`pgp: ${name} ${label} done\n`);
+      }
     }
+  } finally {
+    gpg.remove();
   }
+  return rows;
+}
+
+if (isMain(import.meta.url)) {
+  const seconds = Number(process.argv[2] ?? 3);
+  const rows = await benchPgp(seconds);
   process.stdout.write(
-    `\nPGP/MIME, one recipient, ${seconds} s per cell, node ${process.version}\n\n`,
+    `PGP/MIME, one recipient, ${seconds} s per cell, node ${process.version}\n${cryptoTable(rows)}\n`,
   );
-  process.stdout.write(`${rows.join("\n")}\n`);
-} finally {
-  gpg.remove();
 }
