@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { HttpOptions } from "../certs/discovery/index.js";
 import { loadPolicy, type PolicyEngine } from "../policy/index.js";
 import { createHttp } from "./api/index.js";
 import { splitHostPort, type Config } from "./config/index.js";
+import { ensurePrivateDir } from "./data-dir.js";
 import { createDeliverer } from "./deliver/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { createPipeline } from "./pipeline/index.js";
@@ -52,7 +53,7 @@ function loadPolicyEngine(config: Config): Promise<PolicyEngine> {
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const nodeId = options.nodeId ?? `${hostname()}-${randomBytes(3).toString("hex")}`;
-  mkdirSync(config.dataDir, { recursive: true });
+  ensurePrivateDir(config.dataDir);
 
   const loopSecret = config.loopGuard.secret ?? ensureSecretFile(config.dataDir, "loop-secret");
   const dkim = config.dkim

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from "../data-dir.js";
 import { DeliveryError } from "./errors.js";
 
 /**
@@ -19,8 +20,9 @@ export async function writeOutbox(
     `.${name.queueId}-${name.deliveryId}.${randomBytes(4).toString("hex")}.tmp`,
   );
   try {
-    await mkdir(dir, { recursive: true });
-    const file = await open(temp, "wx", 0o640);
+    // Delivered copies are the message itself: only the gateway's user may read them.
+    await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+    const file = await open(temp, "wx", PRIVATE_FILE_MODE);
     try {
       await file.writeFile(bytes);
       await file.sync();

@@ -7,8 +7,9 @@
  */
 
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { ensurePrivateDir, PRIVATE_FILE_MODE } from "../data-dir.js";
 import type { Logger } from "../log.js";
 import { KekError } from "./errors.js";
 
@@ -134,10 +135,10 @@ function readKekFile(file: string, log: Logger | undefined): Buffer {
 /** Makes the data folder's KEK once; a concurrent start that loses the race reads the winner's. */
 function generatedKek(dataDir: string, log: Logger | undefined): Buffer {
   const file = path.join(dataDir, GENERATED_KEK_FILE);
-  mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
   try {
     writeFileSync(file, `${randomBytes(KEK_BYTES).toString("base64")}\n`, {
-      mode: 0o600,
+      mode: PRIVATE_FILE_MODE,
       flag: "wx",
     });
     log?.info(

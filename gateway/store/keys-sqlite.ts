@@ -1,8 +1,7 @@
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type { KeyKind, StoredKey } from "../../certs/types.js";
 import { openKey, sealedPrefix, sealKey } from "../keys/records.js";
+import { openSqliteFile } from "./sqlite-file.js";
 import type { KeyStore } from "./types.js";
 
 /**
@@ -83,13 +82,8 @@ export class SqliteKeyRepository implements KeyStore {
   readonly #kek: Buffer;
 
   constructor(options: SqliteKeyRepositoryOptions) {
-    mkdirSync(options.dataDir, { recursive: true });
     this.#kek = options.kek;
-    this.#db = new Database(path.join(options.dataDir, "sealgate.db"));
-    this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma("synchronous = FULL");
-    this.#db.pragma("foreign_keys = ON");
-    this.#db.pragma("busy_timeout = 5000");
+    this.#db = openSqliteFile(options.dataDir);
     this.#db.exec(SCHEMA);
   }
 

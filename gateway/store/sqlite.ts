@@ -1,8 +1,7 @@
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import { newQueueId } from "../ids.js";
 import { StoreError } from "./errors.js";
+import { openSqliteFile } from "./sqlite-file.js";
 import type {
   Delivery,
   DeliveryOutcome,
@@ -145,12 +144,7 @@ export class SqliteStore implements Store {
   readonly #db: Database.Database;
 
   constructor(options: SqliteStoreOptions) {
-    mkdirSync(options.dataDir, { recursive: true });
-    this.#db = new Database(path.join(options.dataDir, "sealgate.db"));
-    this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma("synchronous = FULL");
-    this.#db.pragma("foreign_keys = ON");
-    this.#db.pragma("busy_timeout = 5000");
+    this.#db = openSqliteFile(options.dataDir);
     this.#db.exec(SCHEMA);
     // A single process owns the file, so leases left by a previous (crashed) run are void.
     this.#db.exec("UPDATE messages SET lease_owner = NULL, lease_until = NULL");
