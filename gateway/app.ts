@@ -6,6 +6,7 @@ import { loadPolicy, type PolicyEngine } from "../policy/index.js";
 import { createHttp } from "./api/index.js";
 import { splitHostPort, type Config } from "./config/index.js";
 import { ensurePrivateDir } from "./data-dir.js";
+import { lockDataDir } from "./data-lock.js";
 import { createDeliverer } from "./deliver/index.js";
 import { createLogger, type Logger } from "./log.js";
 import { createPipeline } from "./pipeline/index.js";
@@ -50,10 +51,34 @@ function loadPolicyEngine(config: Config): Promise<PolicyEngine> {
   return loadPolicy(config.policy.file);
 }
 
+/**
+ * Starts the gateway. With the embedded store the data folder is locked first (DataLockError
+ * when another live gateway holds it) and released when the gateway stops.
+ */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
+  ensurePrivateDir(config.dataDir);
+  const lock = config.store.kind === "sqlite" ? lockDataDir(config.dataDir) : null;
+  try {
+    const gw = await startUnlocked(config, options);
+    const stop = gw.stop.bind(gw);
+    return Object.assign(gw, {
+      async stop() {
+        try {
+          await stop();
+        } finally {
+          lock?.release();
+        }
+      },
+    });
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
+}
+
+async function startUnlocked(config: Config, options: GatewayOptions): Promise<Gateway> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const nodeId = options.nodeId ?? `${hostname()}-${randomBytes(3).toString("hex")}`;
-  ensurePrivateDir(config.dataDir);
 
   const loopSecret = config.loopGuard.secret ?? ensureSecretFile(config.dataDir, "loop-secret");
   const dkim = config.dkim
