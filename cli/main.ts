@@ -3,6 +3,7 @@ import { registerCertsCommands } from "./certs.js";
 import { registerConfigCommands } from "./config.js";
 import { registerKeysCommands } from "./keys.js";
 import { registerPolicyCommands } from "./policy.js";
+import { registerPortalCommands } from "./portal.js";
 import { registerSamplesCommand } from "./samples.js";
 import { registerStartCommand } from "./start.js";
 import { registerTraceCommand } from "./trace.js";
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<void> {
   registerPolicyCommands(program);
   registerCertsCommands(program);
   registerKeysCommands(program);
+  registerPortalCommands(program);
 
   await program.parseAsync(argv);
 }

@@ -18,7 +18,11 @@ export function registerStartCommand(program: Command): void {
       const lines = [
         `sealgate started ${file ? `with ${file}` : "on its embedded default (no --config given)"}`,
         `  SMTP  ${gw.smtp.host}:${gw.smtp.port}  (connectors: ${c.smtp.connectors.map((x) => x.name).join(", ")})`,
-        `  HTTP  http://${gw.http.host}:${gw.http.port}/healthz`,
+        `  HTTP  ${c.portal.tls ? "https" : "http"}://${gw.http.host}:${gw.http.port}/healthz`,
+        gw.portal
+          ? `  portal ${gw.portal.baseUrl()}/portal` +
+            (c.portal.tls ? "" : "  (plain HTTP: for loopback testing only; set portal.tls)")
+          : "  portal off (portal.enabled: false): recipients without a key are held",
         `  store ${c.store.kind === "sqlite" ? `SQLite in ${c.dataDir}` : "PostgreSQL"}`,
         `  ${where}`,
         `  trace a message: sealgate trace <queue id or Message-ID>${flags.data ? ` --data ${flags.data}` : ""}`,

@@ -8,6 +8,7 @@ import { splitHostPort, type Config } from "./config/index.js";
 import { ensurePrivateDir } from "./data-dir.js";
 import { lockDataDir } from "./data-lock.js";
 import { createDeliverer } from "./deliver/index.js";
+import { loadKek } from "./keys/kek.js";
 import { createLogger, type Logger } from "./log.js";
 import { createPipeline } from "./pipeline/index.js";
 import { QueueRunner } from "./queue/index.js";
@@ -15,7 +16,8 @@ import { CopyBuilder, createSelector } from "./secure/index.js";
 import { createMtaSts, createTlsProber, nextHopRoots } from "./secure/tls-probe.js";
 import { ensureSecretFile } from "./secrets.js";
 import { createIngress, ensureTlsMaterial } from "./smtp/index.js";
-import { openKeyRepository, openStore, type Store } from "./store/index.js";
+import { PortalCore } from "./portal/core.js";
+import { openKeyRepository, openPortalStore, openStore, type Store } from "./store/index.js";
 
 /** Wires the parts of DESIGN.md together: store, ingress, pipeline, queue, delivery, HTTP. */
 
@@ -41,6 +43,8 @@ export interface Gateway {
   store: Store;
   config: Config;
   logger: Logger;
+  /** The recipient portal's core, or null when portal.enabled is false. */
+  portal: PortalCore | null;
   /** Loads the policy again; keeps the old one when the new one does not validate. */
   reloadPolicy(): Promise<{ ok: true; name: string } | { ok: false; error: string }>;
   stop(): Promise<void>;
@@ -103,7 +107,18 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
     http: options.keyLookupHttp ?? { ca: nextHopRoots(config) },
   });
   const builder = new CopyBuilder({ repository: keys, secure: config.secure });
-  const deliverer = createDeliverer({ config, logger, loopSecret, dkim, mtaSts });
+  const portalStore = config.portal.enabled ? await openPortalStore(config) : null;
+  const portal = portalStore
+    ? new PortalCore({ portal: portalStore, queue: store, config, kek: loadKek(config), logger })
+    : null;
+  const deliverer = createDeliverer({
+    config,
+    logger,
+    loopSecret,
+    dkim,
+    mtaSts,
+    portal: portal ?? undefined,
+  });
   const pipeline = createPipeline({
     store,
     config,
@@ -111,6 +126,7 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
     policy: () => policy,
     selector,
     builder,
+    portal: portal !== null,
   });
   const runner = new QueueRunner({ store, config, logger, deliverer, pipeline, nodeId });
 
@@ -123,7 +139,23 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
     onQueued: () => runner.kick(),
   });
   const startedAt = new Date();
-  const http = createHttp({ store, startedAt });
+  const http = createHttp({
+    store,
+    startedAt,
+    tls: config.portal.tls,
+    portal: portal
+      ? {
+          service: portal,
+          logger,
+          config: {
+            baseUrl: portal.baseUrl(),
+            organisation: config.organisation,
+            logoFile: config.portal.logoFile,
+            maxReplyBytes: config.portal.maxReplyBytes,
+          },
+        }
+      : undefined,
+  });
 
   let smtp: Address;
   try {
@@ -133,6 +165,7 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
   } catch (err) {
     await ingress.close().catch(() => undefined);
     prober?.close();
+    await portalStore?.close();
     await keys.close();
     await store.close();
     throw err;
@@ -143,6 +176,7 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
       ? { host: httpAddress.address, port: httpAddress.port }
       : splitHostPort(config.httpListen);
   runner.start();
+  const sweeper = portal ? startSweeper(portal, config.portal.sweepMinutes, logger) : null;
 
   return {
     smtp,
@@ -150,6 +184,7 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
     store,
     config,
     logger,
+    portal,
     async reloadPolicy() {
       try {
         policy = await loadPolicyEngine(config);
@@ -163,13 +198,27 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
     },
     async stop() {
       await ingress.close();
+      if (sweeper) clearInterval(sweeper);
       await runner.stop();
       await deliverer.close();
       prober?.close();
       await http.close();
       await keys.close();
+      await portalStore?.close();
       await store.close();
       logger.flush?.();
     },
   };
+}
+
+/** Deletes expired portal bodies and their keys now and every `minutes`. */
+function startSweeper(portal: PortalCore, minutes: number, logger: Logger): NodeJS.Timeout {
+  const sweep = () =>
+    void portal.sweepExpired().catch((err: unknown) => {
+      logger.error({ event: "portal:sweep-failed", err: { name: (err as Error).name } }, "sweep");
+    });
+  sweep();
+  const timer = setInterval(sweep, minutes * 60_000);
+  timer.unref();
+  return timer;
 }

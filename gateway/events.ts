@@ -15,6 +15,15 @@ export const EVENT_NAMES = [
   "deliver:expired", // per recipient; data: age
   "deliver:dsn", // a DSN was queued for the sender; data: dsnQueueId
   "pipeline:notice", // policy asked to tell the sender; data: noticeQueueId
+  "portal:stored", // per recipient: copy sealed in the portal; data: portalId, noticeQueueId
+  "portal:viewed", // the recipient read it in the portal; data: portalId
+  "portal:opened", // the first view; data: portalId
+  "portal:downloaded", // an attachment was downloaded; data: portalId, attachment (index)
+  "portal:replied", // the recipient replied in the portal; data: portalId, replyQueueId
+  "portal:revoked", // an admin withdrew it; data: portalId, by
+  "portal:expired", // its body and key were deleted at expiry; data: portalId
+  "portal:sign-in-failed", // a wrong code or password; data: kind, failures, locked
+  "portal:password-set", // an address set or reset its password; data: purpose
 ] as const;
 
 export type EventName = (typeof EVENT_NAMES)[number];

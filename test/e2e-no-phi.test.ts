@@ -36,10 +36,18 @@ t.test("a message full of PHI leaves no trace of its content in logs or events",
   t.ok(queueId, "the 250 reply carries the queue id");
 
   const events = await waitForEvent(gw.store, queueId, "deliver:sent");
+  const stored = events.find((e) => e.name === "portal:stored");
+  t.ok(stored, "with no key and no TLS hop, the copy went to the portal");
+  const noticeId = String(stored?.data?.noticeQueueId);
+  await waitForEvent(gw.store, noticeId, "deliver:sent");
   const outbox = gw.config.delivery.outboxDir ?? "";
   const delivered = readdirSync(outbox).map((f) => readFileSync(path.join(outbox, f), "utf8"));
-  t.equal(delivered.length, 1, "the message was delivered");
-  t.match(delivered[0], /Quillfeather/, "the delivered copy still holds its content");
+  t.equal(delivered.length, 1, "one copy left: the recipient's notice");
+  t.match(delivered[0], /\/m\/[A-Za-z0-9_-]{43}/, "the notice holds the portal link");
+  t.notMatch(delivered[0], /Quillfeather|345-67-8901|Labs for/, "and none of the content");
+  const opened = await gw.portal?.open(String(stored?.data?.portalId), RECIPIENT);
+  const raw = opened?.kind === "ok" ? opened.raw.toString("utf8") : "";
+  t.match(raw, /Quillfeather/, "the portal copy still holds the content");
 
   const logs = gw.logs();
   t.ok(logs.length > 0, "the gateway logged");

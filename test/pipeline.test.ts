@@ -34,10 +34,15 @@ function message(subject: string, body: string, rcptTo: string[]): NewMessage {
   };
 }
 
-async function setup(t: Test, policy?: PolicyEngine, mode: Config["delivery"]["mode"] = "outbox") {
+async function setup(
+  t: Test,
+  policy?: PolicyEngine,
+  mode: Config["delivery"]["mode"] = "smarthost",
+) {
   const dataDir = mkdtempSync(path.join(tmpdir(), "sealgate-pipeline-"));
   const { config } = loadConfig(null, { dataDir });
   config.delivery.mode = mode;
+  config.delivery.smartHost = { host: "relay.example.org", port: 25, requireTls: false };
   const store: Store = new SqliteStore({ dataDir });
   t.teardown(() => store.close());
   const engine = policy ?? (await defaultPolicy);

@@ -113,7 +113,7 @@ t.test("with nothing that applies the copy is held for the portal, saying why", 
   t.equal(choice.method, "portal");
   t.equal(
     choice.reason,
-    "portal: no key, no STARTTLS on mx1.example.net; portal not available yet, copy held",
+    "portal: no key, no STARTTLS on mx1.example.net",
   );
 });
 
@@ -131,7 +131,7 @@ t.test("a policy that asks for S/MIME gets S/MIME or a hold, never TLS", async (
   const s = selector(repo, { probe: verified });
   const held = await s.choose("frank@example.net", "smime");
   t.equal(held.method, "portal", "TLS would verify, but the policy asked for S/MIME");
-  t.match(held.reason, /^portal: policy asks for smime only; no certificate;/);
+  t.match(held.reason, /^portal: policy asks for smime only; no certificate$/);
 
   const frank = await pki.issue("frank@example.net");
   await repo.putKey(certKey(frank.certPem, "frank@example.net"));
@@ -175,10 +175,11 @@ t.test("a key store that fails is a reason, not a crash and not clear text", asy
   t.match(choice.reason, /smime lookup failed \(store-io\)/);
 });
 
-t.test("outside mode mx, tls means the fixed next hop", async (t) => {
+t.test("outside mode mx, tls means the fixed next hop, and the outbox is none", async (t) => {
   const repo = new MemoryKeyRepository();
   const outbox = await selector(repo, { mode: "outbox", prober: null }).choose("j@example.net");
-  t.equal(outbox.reason, "tls: outbox (local folder, no network hop)");
+  t.equal(outbox.method, "portal", "PHI is not written to the outbox in clear");
+  t.match(outbox.reason, /outbox has no TLS hop to verify/);
   const smart = await selector(repo, {
     mode: "smarthost",
     smartHost: "relay.example.org",

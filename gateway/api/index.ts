@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance } from "fastify";
+import { registerPortal, type PortalWebOptions } from "../portal/web/index.js";
 import type { Store } from "../store/index.js";
 
 /**
@@ -9,10 +11,21 @@ export interface HttpOptions {
   store: Store;
   /** Seconds the process has been serving, for /healthz. */
   startedAt: Date;
+  /** The recipient portal's pages. Default: not served. */
+  portal?: PortalWebOptions | undefined;
+  /** PEM files for HTTPS (portal.tls). Default: plain HTTP. */
+  tls?: { certFile: string; keyFile: string } | undefined;
 }
 
 export function createHttp(options: HttpOptions): FastifyInstance {
-  const app = Fastify({ logger: false });
+  const https = options.tls
+    ? { cert: readFileSync(options.tls.certFile), key: readFileSync(options.tls.keyFile) }
+    : null;
+  // Behind a reverse proxy the client address would be the proxy's: rate limits would then
+  // count every recipient together. trustProxy stays off until a proxy is configured.
+  const app = (
+    https ? Fastify({ logger: false, https }) : Fastify({ logger: false })
+  ) as FastifyInstance;
 
   app.addHook("onSend", async (_req, reply) => {
     reply.header("X-Content-Type-Options", "nosniff");
@@ -29,5 +42,6 @@ export function createHttp(options: HttpOptions): FastifyInstance {
     };
   });
 
+  if (options.portal) registerPortal(app, options.portal);
   return app;
 }

@@ -260,10 +260,22 @@ export const secureSchema = z
 /** The recipient portal (gateway/portal): notices, sign-in limits, lifetime of messages. */
 export const portalSchema = z
   .object({
+    /** Serve the portal and send recipients without a key there. Default true. */
+    enabled: z.boolean().default(true),
     /** Public address of the portal in notice links. Default http://<httpListen>. */
     baseUrl: z.string().url().optional(),
-    /** Logo shown in the notice e-mail and the pages (https URL). Default: none. */
+    /** From address of notices and code mail. Default: delivery.postmaster. */
+    noticeFrom: z.string().min(3).optional(),
+    /** Logo shown in the notice e-mail (an https URL the mail client loads). Default: none. */
     organisationLogoUrl: z.string().url().optional(),
+    /** Logo file (PNG, JPEG or SVG) shown on the portal's pages. Default: the name in text. */
+    logoFile: z.string().min(1).optional(),
+    /** Largest reply upload, all files together, in bytes. Default 25 MiB. */
+    maxReplyBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(25 * 1024 * 1024),
     /** Days a portal message can be read unless policy says otherwise. Default 30. */
     expiryDays: z.number().int().positive().default(30),
     /** Minutes a one-time code is valid. Default 15. */

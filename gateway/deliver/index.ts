@@ -33,6 +33,18 @@ export interface DelivererOptions {
    * null: none. Default: one made from delivery.mtaSts.
    */
   mtaSts?: MtaStsResolver | null | undefined;
+  /**
+   * The portal as a delivery method: copies routed "portal" are stored there, and a tls copy
+   * whose next hop cannot prove itself at send time falls to it. Default: none (such a copy
+   * fails closed and the sender is told).
+   */
+  portal?: PortalMethod | undefined;
+}
+
+/** What the deliverer needs of the portal (gateway/portal's PortalCore). */
+export interface PortalMethod {
+  /** Stores the copy for each pending recipient and queues their notice; throws on failure. */
+  deliver(delivery: LeasedDelivery): Promise<AttemptResult>;
 }
 
 export interface Deliverer {
@@ -216,41 +228,71 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     return last ?? fault(new DeliveryError("DNS_NO_ADDRESS", "no host to try"), NO_TLS);
   }
 
+  async function attempt(delivery: LeasedDelivery): Promise<AttemptResult> {
+    const to = delivery.recipients.filter((r) => r.state === "pending").map((r) => r.address);
+    // An S/MIME or PGP copy is protected by its own encryption: like any mail it uses TLS
+    // when offered (and must under MTA-STS enforce), but a plain MX does not stop it.
+    const encrypted = delivery.route === "smime" || delivery.route === "pgp";
+    const required = (delivery.sensitive && !encrypted) || delivery.route === "tls";
+    const facts: TlsFacts = { ...NO_TLS, required };
+    if (to.length === 0)
+      return { kind: "replies", host: delivery.nextHop, recipients: [], tls: facts };
+    try {
+      const message = await prepare(delivery);
+      switch (d.mode) {
+        case "outbox": {
+          await writeOutbox(
+            outboxDir,
+            { queueId: delivery.queueId, deliveryId: delivery.id },
+            message.bytes,
+          );
+          const reply = "250 2.0.0 written to the outbox";
+          return {
+            kind: "replies",
+            host: "outbox",
+            recipients: to.map((address) => ({ address, kind: "accepted" as const, reply })),
+            tls: facts,
+          };
+        }
+        case "smarthost":
+          return await viaSmartHost(delivery, message, to, required);
+        case "mx":
+          return await viaMx(delivery, message, to, required);
+      }
+    } catch (err) {
+      return fault(err, facts);
+    }
+  }
+
+  const portal = options.portal;
+  async function intoPortal(delivery: LeasedDelivery, failed?: AttemptResult) {
+    if (!portal) return failed ?? fault(new DeliveryError("CONFIG", "the portal is off"), NO_TLS);
+    const required = { ...NO_TLS, required: true };
+    try {
+      const stored = await portal.deliver(delivery);
+      if (failed?.kind !== "fault" || stored.kind !== "replies") return stored;
+      return { ...stored, fallback: `portal: TLS failed at send time (${failed.reason})` };
+    } catch (err) {
+      // Not stored: the copy waits and is tried again; it never leaves another way.
+      const code = (err as { code?: unknown }).code;
+      const reason = `portal could not store the copy (${String(code ?? (err as Error).name)})`;
+      return {
+        kind: "fault",
+        category: "internal",
+        temporary: true,
+        status: "4.3.0",
+        reason,
+        tls: required,
+      } satisfies AttemptResult;
+    }
+  }
+
   return {
     async attempt(delivery) {
-      const to = delivery.recipients.filter((r) => r.state === "pending").map((r) => r.address);
-      // An S/MIME or PGP copy is protected by its own encryption: like any mail it uses TLS
-      // when offered (and must under MTA-STS enforce), but a plain MX does not stop it.
-      const encrypted = delivery.route === "smime" || delivery.route === "pgp";
-      const required = (delivery.sensitive && !encrypted) || delivery.route === "tls";
-      const facts: TlsFacts = { ...NO_TLS, required };
-      if (to.length === 0)
-        return { kind: "replies", host: delivery.nextHop, recipients: [], tls: facts };
-      try {
-        const message = await prepare(delivery);
-        switch (d.mode) {
-          case "outbox": {
-            await writeOutbox(
-              outboxDir,
-              { queueId: delivery.queueId, deliveryId: delivery.id },
-              message.bytes,
-            );
-            const reply = "250 2.0.0 written to the outbox";
-            return {
-              kind: "replies",
-              host: "outbox",
-              recipients: to.map((address) => ({ address, kind: "accepted" as const, reply })),
-              tls: facts,
-            };
-          }
-          case "smarthost":
-            return await viaSmartHost(delivery, message, to, required);
-          case "mx":
-            return await viaMx(delivery, message, to, required);
-        }
-      } catch (err) {
-        return fault(err, facts);
-      }
+      if (delivery.route === "portal") return intoPortal(delivery);
+      const result = await attempt(delivery);
+      const unverifiable = result.kind === "fault" && result.category === "tls-unverifiable";
+      return unverifiable && portal ? intoPortal(delivery, result) : result;
     },
     async close() {
       resolver?.cancel();

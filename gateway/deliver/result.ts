@@ -36,6 +36,8 @@ export type AttemptResult =
       host: string;
       recipients: RecipientReply[];
       tls: TlsFacts;
+      /** The copy went to the portal instead of its route; why (for secure:route events). */
+      fallback?: string | undefined;
     }
   | {
       kind: "fault";

@@ -30,6 +30,11 @@ export interface PipelineOptions {
   selector?: RecipientSelector | undefined;
   /** Builds S/MIME and PGP copies. Default: one over an empty key store. */
   builder?: CopyBuilder | undefined;
+  /**
+   * The recipient portal is running: recipients no other method can carry get a portal copy
+   * (route "portal"). Without it they are held and the sender told. Default false.
+   */
+  portal?: boolean | undefined;
 }
 
 export interface Pipeline {
@@ -147,7 +152,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         status: "5.7.1",
         diagnostic:
           "not sent: this recipient has no certificate or key and no verified TLS, and the " +
-          `secure portal is not available yet; reference ${message.id}`,
+          `secure portal is not running; reference ${message.id}`,
       })),
       reportingMta,
       postmaster: config.delivery.postmaster,
@@ -159,6 +164,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   }
 
   async function evaluate(message: StoredMessage): Promise<Verdict | null> {
+    // A reply written in the portal answers a sensitive message: it travels as one, over
+    // verified TLS (or, failing that, back into the portal), never in clear.
+    if (message.origin === "portal") {
+      return { action: "encrypt", method: "tls", rules: ["portal-reply"], findings: [] };
+    }
     // Mail sealgate made itself (DSNs, notices) carries no user content to scan.
     if (message.origin !== "ingress") return { action: "allow", rules: [], findings: [] };
     if (message.loop) {
@@ -263,13 +273,14 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         queueId: message.id,
         method: selection.method,
         modified,
+        portal: options.portal === true,
       });
       if (routed.plans.length === 0) {
         for (const event of routed.events) await store.recordEvent(event);
         await hold(
           message,
           "method-unavailable",
-          "no secure method for any recipient and the portal is not available yet",
+          "no secure method for any recipient and the portal is not running",
         );
       } else {
         // The notice first: if the run stops in between, the sender may hear twice, never not.
@@ -298,7 +309,8 @@ function summary(routed: RoutedCopies): string {
     c.smime ? `${c.smime} encrypted with S/MIME` : "",
     c.pgp ? `${c.pgp} encrypted with PGP` : "",
     c.tls ? `${c.tls} sent over verified TLS` : "",
-    c.portal ? `${c.portal} held (no secure method; portal not available yet)` : "",
+    c.portal && routed.held.length === 0 ? `${c.portal} sent through the secure portal` : "",
+    routed.held.length ? `${routed.held.length} held (no secure method; portal not running)` : "",
   ].filter(Boolean);
   return `${parts.join(", ")}.`;
 }

@@ -58,6 +58,8 @@ export interface RouteOptions {
   method: EncryptMethod;
   /** The bytes differ from the stored original (policy added headers): TLS copies carry them. */
   modified: boolean;
+  /** The portal is running: portal recipients get a portal copy instead of being held. */
+  portal: boolean;
 }
 
 /** Lookups for different recipients run side by side, this many at a time. */
@@ -90,7 +92,7 @@ async function build(
   } catch (err) {
     // A copy that cannot be encrypted is never sent another way the policy did not choose.
     const code = String((err as { code?: unknown }).code ?? (err as Error).name ?? "error");
-    const reason = `portal: ${choice.method} copy could not be made (${code}); copy held`;
+    const reason = `portal: ${choice.method} copy could not be made (${code})`;
     return { choice: { method: "portal", reason } };
   }
 }
@@ -107,12 +109,13 @@ export async function routeSensitive(
 
   const plans: DeliveryPlan[] = [];
   const tls: string[] = [];
+  const portal: string[] = [];
   const held: string[] = [];
   const counts = { smime: 0, pgp: 0, tls: 0, portal: 0 };
   for (const b of built) {
     counts[b.choice.method] += 1;
     if (b.choice.method === "tls") tls.push(b.address);
-    else if (b.choice.method === "portal") held.push(b.address);
+    else if (b.choice.method === "portal") (o.portal ? portal : held).push(b.address);
     else {
       plans.push({
         recipients: [b.address],
@@ -132,6 +135,16 @@ export async function routeSensitive(
     }),
   );
 
+  if (portal.length > 0) {
+    plans.push({
+      recipients: portal,
+      route: "portal",
+      nextHop: "portal",
+      sensitive: true,
+      raw: o.modified ? raw : undefined,
+    });
+  }
+
   const hopOf = new Map(plans.flatMap((p) => p.recipients.map((r) => [r, p.nextHop] as const)));
   const events: NewEvent[] = built.map((b) => ({
     queueId: o.queueId,
@@ -139,8 +152,11 @@ export async function routeSensitive(
     recipient: b.address,
     data: {
       route: b.choice.method,
-      reason: b.choice.reason,
-      ...(b.choice.method === "portal" ? { held: true } : { nextHop: hopOf.get(b.address) }),
+      reason:
+        b.choice.method === "portal" && !o.portal
+          ? `${b.choice.reason}; portal not running, copy held`
+          : b.choice.reason,
+      ...(hopOf.has(b.address) ? { nextHop: hopOf.get(b.address) } : { held: true }),
     },
   }));
   return { plans, events, held, counts };

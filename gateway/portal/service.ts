@@ -98,7 +98,7 @@ export type ReplyResult =
 export type RevokeResult = "revoked" | "already-revoked" | "not-found";
 
 export interface PortalService {
-  /** The notice link's token, or null when unknown (same answer for revoked and expired). */
+  /** The notice link's token, or null when unknown; a revoked or expired message still resolves. */
   resolveToken(token: string): Promise<TokenTarget | null>;
 
   accountStatus(address: string): Promise<AccountStatus>;
@@ -122,7 +122,12 @@ export interface PortalService {
   /** Every portal message to and reply from this address, newest first. */
   inbox(address: string): Promise<PortalSummary[]>;
   /** Records portal:viewed (and portal:opened on the first view). */
-  open(portalId: string, address: string, options?: { passphrase?: string }): Promise<OpenResult>;
+  open(
+    portalId: string,
+    address: string,
+    /** view false: the frame or a download, not recorded as another view. */
+    options?: { passphrase?: string; view?: boolean },
+  ): Promise<OpenResult>;
   /** Records portal:downloaded; call after the pages checked open() said ok. */
   recordDownload(portalId: string, address: string, attachmentIndex: number): Promise<void>;
   submitReply(request: ReplyRequest): Promise<ReplyResult>;

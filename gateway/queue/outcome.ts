@@ -104,8 +104,8 @@ export function decide(o: DecideOptions): Decision {
   if (result.kind === "fault" && result.category === "tls-unverifiable") {
     // A verified-TLS copy whose next hop cannot prove itself at send time is not retried on
     // TLS (it would wait to expiry) and never sent in clear: it falls to the next method, the
-    // portal, which is not built yet, so the copy is held and the sender told now.
-    const reason = `portal: TLS failed at send time (${result.reason}); portal not available yet`;
+    // portal; with the portal off the copy is held and the sender told now.
+    const reason = `portal: TLS failed at send time (${result.reason}); portal not running`;
     for (const address of pending) {
       event("secure:route", address, { route: "portal", reason, held: true });
       fail(address, `5.7.5 not sent: ${reason}`, "5.7.5", false);
@@ -119,6 +119,11 @@ export function decide(o: DecideOptions): Decision {
     for (const address of pending) fail(address, reply, result.status, result.temporary);
   } else {
     const answers = new Map<string, RecipientReply>(result.recipients.map((r) => [r.address, r]));
+    if (result.fallback) {
+      for (const address of pending) {
+        event("secure:route", address, { route: "portal", reason: result.fallback });
+      }
+    }
     for (const address of pending) {
       const r = answers.get(address);
       if (!r) {

@@ -18,7 +18,7 @@ export type Choice =
   | { method: "smime"; reason: string; certificate: string }
   | { method: "pgp"; reason: string; key: PublicKey }
   | { method: "tls"; reason: string }
-  /** No method can carry the copy: it is held (the portal is not built yet), never sent. */
+  /** No other method can carry the copy: the portal (or, with the portal off, a hold). */
   | { method: "portal"; reason: string };
 
 /** The parts of KeyDiscovery and TlsProber the selector uses (tests may pass fakes). */
@@ -85,7 +85,7 @@ export class RecipientSelector {
     const detail = why.length > 0 ? compact(why) : "no other method in the configured order";
     return {
       method: "portal",
-      reason: `portal: ${forced}${detail}; portal not available yet, copy held`,
+      reason: `portal: ${forced}${detail}`,
     };
   }
 
@@ -150,8 +150,9 @@ export class RecipientSelector {
   async #tls(address: string): Promise<Attempt> {
     switch (this.#o.mode) {
       case "outbox":
-        // The copy is written to a local folder; whatever picks it up is the admin's hop.
-        return { method: "tls", reason: "tls: outbox (local folder, no network hop)" };
+        // The outbox stands for the network: no TLS hop there can prove itself, so PHI is not
+        // written to it in clear. Keys still apply; the rest goes to the portal.
+        return { method: null, why: "outbox has no TLS hop to verify" };
       case "smarthost":
         // The next hop is fixed; the deliverer requires its certificate to verify.
         return {

@@ -3,11 +3,17 @@ import { loadKek } from "../keys/kek.js";
 import type { Logger } from "../log.js";
 import { PostgresKeyRepository } from "./keys-postgres.js";
 import { SqliteKeyRepository } from "./keys-sqlite.js";
+import { PostgresPortalStore } from "./portal-postgres.js";
+import { SqlitePortalStore } from "./portal-sqlite.js";
+import type { PortalStore } from "./portal-types.js";
 import { PostgresStore } from "./postgres.js";
 import { SqliteStore } from "./sqlite.js";
 import type { KeyStore, Store } from "./types.js";
 
 export type * from "./types.js";
+export type * from "./portal-types.js";
+export { SqlitePortalStore } from "./portal-sqlite.js";
+export { PostgresPortalStore } from "./portal-postgres.js";
 export { SqliteStore } from "./sqlite.js";
 export { PostgresStore } from "./postgres.js";
 export { SqliteKeyRepository } from "./keys-sqlite.js";
@@ -42,4 +48,12 @@ export async function openKeyRepository(
     return PostgresKeyRepository.connect({ url: config.store.url, kek });
   }
   return new SqliteKeyRepository({ dataDir: config.dataDir, kek });
+}
+
+/** Opens the portal tables of the configured store (gateway/portal uses them). */
+export async function openPortalStore(config: Config): Promise<PortalStore> {
+  if (config.store.kind === "postgres") {
+    return PostgresPortalStore.connect({ url: config.store.url });
+  }
+  return new SqlitePortalStore({ dataDir: config.dataDir });
 }
