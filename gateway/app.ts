@@ -175,6 +175,7 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
     typeof httpAddress === "object" && httpAddress
       ? { host: httpAddress.address, port: httpAddress.port }
       : splitHostPort(config.httpListen);
+  portal?.listeningOn(httpBound);
   runner.start();
   const sweeper = portal ? startSweeper(portal, config.portal.sweepMinutes, logger) : null;
 

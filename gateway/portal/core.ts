@@ -87,9 +87,18 @@ export class PortalCore implements PortalService {
     return this.#o.config.portal;
   }
 
-  /** The public base URL of the portal, without a trailing slash. */
+  #listening: string | null = null;
+
+  /** Tells the core where the HTTP listener is bound (port 0 gets its real port here). */
+  listeningOn(address: { host: string; port: number }): void {
+    const host = address.host.includes(":") ? `[${address.host}]` : address.host;
+    this.#listening = `${host}:${address.port}`;
+  }
+
+  /** The public base URL of the portal (portal.baseUrl, else the listener), no trailing slash. */
   baseUrl(): string {
-    const base = this.#c.baseUrl ?? `http://${this.#o.config.httpListen}`;
+    const scheme = this.#c.tls ? "https" : "http";
+    const base = this.#c.baseUrl ?? `${scheme}://${this.#listening ?? this.#o.config.httpListen}`;
     return base.replace(/\/+$/, "");
   }
 
