@@ -109,7 +109,14 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
   const builder = new CopyBuilder({ repository: keys, secure: config.secure });
   const portalStore = config.portal.enabled ? await openPortalStore(config) : null;
   const portal = portalStore
-    ? new PortalCore({ portal: portalStore, queue: store, config, kek: loadKek(config), logger })
+    ? new PortalCore({
+        portal: portalStore,
+        queue: store,
+        config,
+        kek: loadKek(config),
+        logger,
+        onQueued: () => runner.kick(),
+      })
     : null;
   const deliverer = createDeliverer({
     config,

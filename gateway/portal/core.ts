@@ -54,6 +54,8 @@ export interface PortalCoreOptions {
   logger: Logger;
   /** Clock; tests move it to expire messages and locks. Default: now. */
   now?: (() => Date) | undefined;
+  /** Told after a code mail or a reply is queued, so the queue runner looks now. */
+  onQueued?: (() => void) | undefined;
 }
 
 /** Passwords the portal accepts, in characters (NIST SP 800-63B §3.1.1.2: long, not complex). */
@@ -237,6 +239,7 @@ export class PortalCore implements PortalService {
       minutes,
     });
     const queueId = await this.#o.queue.enqueue(mail);
+    this.#o.onQueued?.();
     this.#log.info({ event: "portal:code-sent", queueId, purpose }, "portal code queued");
   }
 
@@ -447,6 +450,7 @@ export class PortalCore implements PortalService {
       envelope: { mailFrom: this.#from(), rcptTo: [...to, ...cc] },
       messageId: reply.messageId,
     });
+    this.#o.onQueued?.();
     const sentId = newPortalId();
     const sealed = sealBody(reply.raw, sentId, this.#o.kek);
     await this.#o.portal.putMessage({
