@@ -282,6 +282,19 @@ t.test("the worked example in the policy authors' guide loads and does what it s
   ]);
 });
 
+t.test("the policy example in the project README loads and does what it says", async (t) => {
+  const readme = readFileSync(path.resolve(import.meta.dirname, "../README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## For policy authors"));
+  const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+  const policy = compilePolicy(yaml, { file: "riverbend.yaml" });
+  const ssn = extraction("Patient SSN 345-67-8901, please call.");
+  const outside = run(policy, ssn, { mailFrom: "a@riverbend.example.org", rcptTo: ["x@lab.test"] });
+  t.equal(outside.action, "encrypt", "an SSN to an outside address is encrypted");
+  t.equal(outside.notifySender, true, "and the sender is told");
+  const inside = { mailFrom: "a@riverbend.example.org", rcptTo: ["b@riverbend.example.org"] };
+  t.same(run(policy, ssn, inside).rules, ["internal-mail"], "internal mail stops at its rule");
+});
+
 t.test("excluded values drop out as whole values, never as prefixes", async (t) => {
   const policy = compilePolicy(
     "exclude:\n  npi: ['1234-567-893']\nrules:\n  - {name: npi, when: {detector: npi, confidence: high}, then: [encrypt]}\n",
