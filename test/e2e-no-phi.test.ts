@@ -52,7 +52,15 @@ t.test("a message full of PHI leaves no trace of its content in logs or events",
   const logs = gw.logs();
   t.ok(logs.length > 0, "the gateway logged");
   const eventText = JSON.stringify(events.map((e) => ({ name: e.name, data: e.data })));
-  for (const secret of [SSN, "345678901", "Quillfeather", "Labs for", "88412907", SENDER, RECIPIENT]) {
+  for (const secret of [
+    SSN,
+    "345678901",
+    "Quillfeather",
+    "Labs for",
+    "88412907",
+    SENDER,
+    RECIPIENT,
+  ]) {
     t.notOk(logs.includes(secret), `no log line holds "${secret.slice(0, 4)}…"`);
     t.notOk(eventText.includes(secret), `no event data holds "${secret.slice(0, 4)}…"`);
   }

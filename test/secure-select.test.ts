@@ -111,10 +111,7 @@ t.test("with nothing that applies the copy is held for the portal, saying why", 
   const repo = new MemoryKeyRepository();
   const choice = await selector(repo).choose("dave@example.net");
   t.equal(choice.method, "portal");
-  t.equal(
-    choice.reason,
-    "portal: no key, no STARTTLS on mx1.example.net",
-  );
+  t.equal(choice.reason, "portal: no key, no STARTTLS on mx1.example.net");
 });
 
 t.test("a certificate for another address is refused and the refusal is the reason", async (t) => {

@@ -98,7 +98,8 @@ export function sanitizeMessageHtml(
           hasRemoteImages = true;
           const keep = options.remoteImages && /^https:\/\//i.test(src);
           if (!keep) {
-            const { src: _dropped, ...rest } = attribs;
+            const rest = { ...attribs };
+            delete rest.src;
             return { tagName, attribs: rest };
           }
         }
