@@ -230,7 +230,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       }
 
       const sensitive = verdict.action === "encrypt";
-      const selection = selectRoute({ sensitive, method: verdict.method ?? "auto" });
+      // A portal reply is bound for our own staff; in the embedded default the outbox folder
+      // is that hop (it has no TLS to verify, and wrapping the reply again would only send
+      // the staff member to the portal).
+      const selection =
+        message.origin === "portal" && config.delivery.mode === "outbox"
+          ? ({ kind: "route", route: "tls", reason: "tls: portal reply to the outbox" } as const)
+          : selectRoute({ sensitive, method: verdict.method ?? "auto" });
       const modified = Boolean(verdict.addHeaders?.length);
       const raw = verdict.addHeaders?.length
         ? addHeaders(message.raw, verdict.addHeaders)
