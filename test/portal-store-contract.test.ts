@@ -195,9 +195,19 @@ const cases: Case[] = [
     "recordFailure counts, locks at the limit and then counts from zero again",
     async (t, store) => {
       const lockUntil = at(15 * MINUTE);
-      t.same(await store.recordFailure(A, "code", 3, lockUntil), { failures: 1, lockedUntil: null });
-      t.same(await store.recordFailure(A, "code", 3, lockUntil), { failures: 2, lockedUntil: null });
-      t.match(await store.getAccount(A), { codeFailures: 2, passwordFailures: 0, lockedUntil: null });
+      t.same(await store.recordFailure(A, "code", 3, lockUntil), {
+        failures: 1,
+        lockedUntil: null,
+      });
+      t.same(await store.recordFailure(A, "code", 3, lockUntil), {
+        failures: 2,
+        lockedUntil: null,
+      });
+      t.match(await store.getAccount(A), {
+        codeFailures: 2,
+        passwordFailures: 0,
+        lockedUntil: null,
+      });
 
       const third = await store.recordFailure(A, "code", 3, lockUntil);
       t.equal(third.failures, 3, "the failure that reached the limit");
@@ -281,7 +291,13 @@ const cases: Case[] = [
   [
     "sessions are stored, read and deleted; expired sessions and codes are swept",
     async (t, store) => {
-      const live = { idHash: hex(), address: A, csrfToken: "c1", createdAt: T0, expiresAt: at(DAY) };
+      const live = {
+        idHash: hex(),
+        address: A,
+        csrfToken: "c1",
+        createdAt: T0,
+        expiresAt: at(DAY),
+      };
       const old = { ...live, idHash: hex(), csrfToken: "c2", expiresAt: at(MINUTE) };
       await store.putSession(live);
       await store.putSession(old);

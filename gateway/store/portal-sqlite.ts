@@ -1,6 +1,4 @@
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
+import type Database from "better-sqlite3";
 import type {
   FailureCount,
   FailureKind,
@@ -11,6 +9,7 @@ import type {
   PortalStore,
   StoredPortalMessage,
 } from "./portal-types.js";
+import { openSqliteFile } from "./sqlite-file.js";
 
 /**
  * Portal tables in the embedded store's file. Bodies and wrapped keys sit in one row so that
@@ -130,11 +129,8 @@ export class SqlitePortalStore implements PortalStore {
   readonly #db: Database.Database;
 
   constructor(options: SqlitePortalStoreOptions) {
-    mkdirSync(options.dataDir, { recursive: true });
-    this.#db = new Database(path.join(options.dataDir, "sealgate.db"));
-    this.#db.pragma("journal_mode = WAL");
-    this.#db.pragma("synchronous = FULL");
-    this.#db.pragma("busy_timeout = 5000");
+    // The one opener of the embedded file: 0700 folder, 0600 file, whichever store opens first.
+    this.#db = openSqliteFile(options.dataDir);
     this.#db.exec(SCHEMA);
   }
 

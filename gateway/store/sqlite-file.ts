@@ -8,7 +8,8 @@ export const SQLITE_FILE = "sealgate.db";
 /**
  * Opens (creating when missing) the embedded store's file: folder 0700, database 0600 — its
  * WAL and shared-memory files take the database's mode. WAL with synchronous=FULL, so a
- * commit has reached the disk when the call returns.
+ * commit has reached the disk when the call returns; a caller that does not need that for a
+ * commit lowers it with `relaxed()` (below).
  */
 export function openSqliteFile(dataDir: string): Database.Database {
   ensurePrivateDir(dataDir);
@@ -22,4 +23,21 @@ export function openSqliteFile(dataDir: string): Database.Database {
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   return db;
+}
+
+/**
+ * Runs one transaction without waiting for the disk (synchronous=NORMAL), then restores FULL.
+ * In WAL mode such a commit survives a crash of the process, and the next FULL commit syncs it
+ * with its own frames; only a power loss can lose it (SQLite "WAL mode, synchronous=NORMAL").
+ * For state changes after the `250` (leases, routes, outcomes, events): losing one on power
+ * loss repeats work (at worst a delivery, which the at-least-once promise allows), while each
+ * one waiting for an fsync stalls the whole event loop.
+ */
+export function relaxed<T>(db: Database.Database, work: () => T): T {
+  db.pragma("synchronous = NORMAL");
+  try {
+    return work();
+  } finally {
+    db.pragma("synchronous = FULL");
+  }
 }

@@ -1,7 +1,7 @@
 import type Database from "better-sqlite3";
 import { newQueueId } from "../ids.js";
 import { StoreError } from "./errors.js";
-import { openSqliteFile } from "./sqlite-file.js";
+import { openSqliteFile, relaxed } from "./sqlite-file.js";
 import type {
   Delivery,
   DeliveryOutcome,
@@ -135,9 +135,10 @@ export interface SqliteStoreOptions {
 }
 
 /**
- * The embedded store: one SQLite file in WAL mode with synchronous=FULL, so a commit has
- * reached the disk before enqueue() resolves and a `250` is sent. One gateway process owns
- * the file; leases still expire so a crashed worker's messages are picked up again.
+ * The embedded store: one SQLite file in WAL mode. enqueue() commits with synchronous=FULL, so
+ * the message has reached the disk before it resolves and a `250` is sent; later state changes
+ * commit `relaxed()` (no fsync of their own; see sqlite-file.ts). One gateway process owns the
+ * file; leases still expire so a crashed worker's messages are picked up again.
  */
 export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
@@ -193,52 +194,56 @@ export class SqliteStore implements Store {
   }
 
   async leaseMessages(o: LeaseOptions): Promise<StoredMessage[]> {
-    const now = (o.now ?? new Date()).getTime();
-    return this.#db.transaction(() => {
-      const rows = this.#db
-        .prepare(
-          `SELECT * FROM messages WHERE state = 'received'
-             AND (lease_until IS NULL OR lease_until < ?) ORDER BY received_at LIMIT ?`,
-        )
-        .all(now, o.limit) as MessageRow[];
-      const lease = this.#db.prepare(
-        "UPDATE messages SET lease_owner = ?, lease_until = ? WHERE id = ?",
-      );
-      for (const row of rows) lease.run(o.owner, now + o.leaseMs, row.id);
-      return rows.map(toMessage);
-    })();
+    return relaxed(this.#db, () => {
+      const now = (o.now ?? new Date()).getTime();
+      return this.#db.transaction(() => {
+        const rows = this.#db
+          .prepare(
+            `SELECT * FROM messages WHERE state = 'received'
+               AND (lease_until IS NULL OR lease_until < ?) ORDER BY received_at LIMIT ?`,
+          )
+          .all(now, o.limit) as MessageRow[];
+        const lease = this.#db.prepare(
+          "UPDATE messages SET lease_owner = ?, lease_until = ? WHERE id = ?",
+        );
+        for (const row of rows) lease.run(o.owner, now + o.leaseMs, row.id);
+        return rows.map(toMessage);
+      })();
+    });
   }
 
   async routeMessage(queueId: string, plans: DeliveryPlan[], events: NewEvent[] = []) {
-    const now = Date.now();
-    this.#db.transaction(() => {
-      this.#requireReceived(queueId);
-      const insertDelivery = this.#db.prepare(
-        `INSERT INTO deliveries (queue_id, route, next_hop, sensitive, raw, state, created_at,
-           next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
-      );
-      const insertRecipient = this.#db.prepare(
-        "INSERT INTO delivery_recipients (delivery_id, address, state) VALUES (?, ?, 'pending')",
-      );
-      for (const plan of plans) {
-        const { lastInsertRowid } = insertDelivery.run(
-          queueId,
-          plan.route,
-          plan.nextHop,
-          plan.sensitive ? 1 : 0,
-          plan.raw ?? null,
-          now,
-          now,
+    return relaxed(this.#db, () => {
+      const now = Date.now();
+      this.#db.transaction(() => {
+        this.#requireReceived(queueId);
+        const insertDelivery = this.#db.prepare(
+          `INSERT INTO deliveries (queue_id, route, next_hop, sensitive, raw, state, created_at,
+             next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
         );
-        for (const rcpt of new Set(plan.recipients)) insertRecipient.run(lastInsertRowid, rcpt);
-      }
-      for (const e of events) this.#insertEvent(e, now);
-      this.#db
-        .prepare(
-          `UPDATE messages SET state = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`,
-        )
-        .run(plans.length > 0 ? "routed" : "done", queueId);
-    })();
+        const insertRecipient = this.#db.prepare(
+          "INSERT INTO delivery_recipients (delivery_id, address, state) VALUES (?, ?, 'pending')",
+        );
+        for (const plan of plans) {
+          const { lastInsertRowid } = insertDelivery.run(
+            queueId,
+            plan.route,
+            plan.nextHop,
+            plan.sensitive ? 1 : 0,
+            plan.raw ?? null,
+            now,
+            now,
+          );
+          for (const rcpt of new Set(plan.recipients)) insertRecipient.run(lastInsertRowid, rcpt);
+        }
+        for (const e of events) this.#insertEvent(e, now);
+        this.#db
+          .prepare(
+            `UPDATE messages SET state = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`,
+          )
+          .run(plans.length > 0 ? "routed" : "done", queueId);
+      })();
+    });
   }
 
   /** Routing twice (a worker whose lease ran out) would send twice: only one may route. */
@@ -259,21 +264,23 @@ export class SqliteStore implements Store {
   }
 
   async holdMessage(queueId: string, reason: string, dsn?: NewMessage): Promise<void> {
-    const now = Date.now();
-    this.#db.transaction(() => {
-      const { changes } = this.#db
-        .prepare(
-          `UPDATE messages SET state = 'held', hold_reason = ?, lease_owner = NULL,
-             lease_until = NULL WHERE id = ?`,
-        )
-        .run(reason, queueId);
-      if (changes === 0) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
-      this.#insertEvent({ queueId, name: "pipeline:held", data: { reason } }, now);
-      if (dsn) {
-        const dsnId = this.#insertMessage(dsn, now);
-        this.#insertEvent({ queueId, name: "deliver:dsn", data: { dsnQueueId: dsnId } }, now);
-      }
-    })();
+    return relaxed(this.#db, () => {
+      const now = Date.now();
+      this.#db.transaction(() => {
+        const { changes } = this.#db
+          .prepare(
+            `UPDATE messages SET state = 'held', hold_reason = ?, lease_owner = NULL,
+               lease_until = NULL WHERE id = ?`,
+          )
+          .run(reason, queueId);
+        if (changes === 0) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
+        this.#insertEvent({ queueId, name: "pipeline:held", data: { reason } }, now);
+        if (dsn) {
+          const dsnId = this.#insertMessage(dsn, now);
+          this.#insertEvent({ queueId, name: "deliver:dsn", data: { dsnQueueId: dsnId } }, now);
+        }
+      })();
+    });
   }
 
   #recipients(deliveryId: number): RecipientStatus[] {
@@ -300,54 +307,58 @@ export class SqliteStore implements Store {
   }
 
   async leaseDeliveries(o: LeaseOptions): Promise<LeasedDelivery[]> {
-    const now = (o.now ?? new Date()).getTime();
-    return this.#db.transaction(() => {
-      const rows = this.#db
-        .prepare(
-          `SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?
-             AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?`,
-        )
-        .all(now, now, o.limit) as DeliveryRow[];
-      const lease = this.#db.prepare(
-        "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
-      );
-      const getMessage = this.#db.prepare("SELECT * FROM messages WHERE id = ?");
-      return rows.map((row) => {
-        lease.run(o.owner, now + o.leaseMs, row.id);
-        const message = toMessage(getMessage.get(row.queue_id) as MessageRow);
-        return { ...this.#toDelivery(row), message, raw: row.raw ?? message.raw };
-      });
-    })();
+    return relaxed(this.#db, () => {
+      const now = (o.now ?? new Date()).getTime();
+      return this.#db.transaction(() => {
+        const rows = this.#db
+          .prepare(
+            `SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?
+               AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?`,
+          )
+          .all(now, now, o.limit) as DeliveryRow[];
+        const lease = this.#db.prepare(
+          "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
+        );
+        const getMessage = this.#db.prepare("SELECT * FROM messages WHERE id = ?");
+        return rows.map((row) => {
+          lease.run(o.owner, now + o.leaseMs, row.id);
+          const message = toMessage(getMessage.get(row.queue_id) as MessageRow);
+          return { ...this.#toDelivery(row), message, raw: row.raw ?? message.raw };
+        });
+      })();
+    });
   }
 
   async completeDelivery(id: number, outcome: DeliveryOutcome): Promise<void> {
-    const now = Date.now();
-    this.#db.transaction(() => {
-      const queueId = this.#requireDelivery(id);
-      const setRcpt = this.#db.prepare(
-        "UPDATE delivery_recipients SET state = ?, reply = ? WHERE delivery_id = ? AND address = ?",
-      );
-      for (const r of outcome.sent) setRcpt.run("sent", r.reply, id, r.address);
-      for (const r of outcome.failed) setRcpt.run("failed", r.reply, id, r.address);
-      for (const r of outcome.deferred) setRcpt.run("pending", r.reply, id, r.address);
-      const pending = this.#db
-        .prepare(
-          "SELECT COUNT(*) AS n FROM delivery_recipients WHERE delivery_id = ? AND state = 'pending'",
-        )
-        .get(id) as { n: number };
-      const next = outcome.nextAttemptAt?.getTime() ?? now;
-      this.#db
-        .prepare(
-          `UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
-             lease_owner = NULL, lease_until = NULL WHERE id = ?`,
-        )
-        .run(pending.n > 0 ? "pending" : "done", next, id);
-      if (outcome.dsn) {
-        const dsnId = this.#insertMessage(outcome.dsn, now);
-        this.#insertEvent({ queueId, name: "deliver:dsn", data: { dsnQueueId: dsnId } }, now);
-      }
-      this.#finishMessageIfDone(id);
-    })();
+    return relaxed(this.#db, () => {
+      const now = Date.now();
+      this.#db.transaction(() => {
+        const queueId = this.#requireDelivery(id);
+        const setRcpt = this.#db.prepare(
+          "UPDATE delivery_recipients SET state = ?, reply = ? WHERE delivery_id = ? AND address = ?",
+        );
+        for (const r of outcome.sent) setRcpt.run("sent", r.reply, id, r.address);
+        for (const r of outcome.failed) setRcpt.run("failed", r.reply, id, r.address);
+        for (const r of outcome.deferred) setRcpt.run("pending", r.reply, id, r.address);
+        const pending = this.#db
+          .prepare(
+            "SELECT COUNT(*) AS n FROM delivery_recipients WHERE delivery_id = ? AND state = 'pending'",
+          )
+          .get(id) as { n: number };
+        const next = outcome.nextAttemptAt?.getTime() ?? now;
+        this.#db
+          .prepare(
+            `UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
+               lease_owner = NULL, lease_until = NULL WHERE id = ?`,
+          )
+          .run(pending.n > 0 ? "pending" : "done", next, id);
+        if (outcome.dsn) {
+          const dsnId = this.#insertMessage(outcome.dsn, now);
+          this.#insertEvent({ queueId, name: "deliver:dsn", data: { dsnQueueId: dsnId } }, now);
+        }
+        this.#finishMessageIfDone(id);
+      })();
+    });
   }
 
   #finishMessageIfDone(deliveryId: number): void {
@@ -361,18 +372,20 @@ export class SqliteStore implements Store {
   }
 
   async deferDelivery(id: number, reason: string, nextAttemptAt: Date): Promise<void> {
-    this.#requireDelivery(id);
-    this.#db
-      .prepare(
-        `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,
-           lease_until = NULL WHERE id = ?`,
-      )
-      .run(nextAttemptAt.getTime(), id);
-    this.#db
-      .prepare(
-        "UPDATE delivery_recipients SET reply = ? WHERE delivery_id = ? AND state = 'pending'",
-      )
-      .run(reason, id);
+    return relaxed(this.#db, () => {
+      this.#requireDelivery(id);
+      this.#db
+        .prepare(
+          `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,
+             lease_until = NULL WHERE id = ?`,
+        )
+        .run(nextAttemptAt.getTime(), id);
+      this.#db
+        .prepare(
+          "UPDATE delivery_recipients SET reply = ? WHERE delivery_id = ? AND state = 'pending'",
+        )
+        .run(reason, id);
+    });
   }
 
   async nextDue(): Promise<Date | null> {
@@ -390,7 +403,9 @@ export class SqliteStore implements Store {
   }
 
   async recordEvent(event: NewEvent): Promise<void> {
-    this.#insertEvent(event, Date.now());
+    return relaxed(this.#db, () => {
+      this.#insertEvent(event, Date.now());
+    });
   }
 
   async events(queueId: string): Promise<StoredEvent[]> {
