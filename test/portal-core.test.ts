@@ -350,7 +350,7 @@ t.test("a reply goes to the sender, threaded, with its attachment and a sent cop
   const parsed = await simpleParser(queued?.raw ?? Buffer.alloc(0));
   t.equal(parsed.inReplyTo, "<orig-1@clinic.test>");
   t.equal(parsed.headers.get("x-sealgate-portal-reply"), id);
-  t.equal(parsed.from?.value[0]?.address, PATIENT);
+  t.equal(parsed.replyTo?.value[0]?.address, PATIENT, "answers go to the recipient");
   t.match(parsed.text, /Thank you, doctor\./);
   t.ok(parsed.attachments[0]?.content.equals(PDF), "the attachment arrives byte for byte");
 

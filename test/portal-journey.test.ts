@@ -114,7 +114,8 @@ t.test("a recipient with no key reads, downloads and replies in the portal", asy
 
   const reply = await mailTo(mail, SENDER, /X-Sealgate-Portal-Reply/i, { after: beforeReply });
   const parsed = await simpleParser(reply.raw);
-  t.equal(parsed.from?.value[0]?.address, PATIENT, "the reply comes from the recipient");
+  t.equal(parsed.replyTo?.value[0]?.address, PATIENT, "answering it goes to the recipient");
+  t.match(parsed.from?.text, new RegExp(`${PATIENT} via Riverside Clinic`), "From names them");
   t.equal(parsed.subject, "Re: Your lab results", "and threads under the original");
   t.match(parsed.text, /My insurance card is attached/);
   const att = parsed.attachments.find((a) => a.filename === "insurance-card.pdf");

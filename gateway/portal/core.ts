@@ -137,25 +137,32 @@ export class PortalCore implements PortalService {
       const portalId = existing?.id ?? newPortalId();
       const createdAt = existing?.createdAt ?? this.#now;
       const expiresAt = new Date(createdAt.getTime() + this.#c.expiryDays * 86_400_000);
-      if (!existing?.revokedAt) {
-        const sealed = sealBody(delivery.raw, portalId, this.#o.kek);
-        await this.#o.portal.putMessage({
-          id: portalId,
-          queueId: message.id,
-          owner,
-          direction: "received",
-          counterpart: facts.fromAddress,
-          counterpartName: facts.fromName,
-          subject: this.#c.showSubject ? facts.subject : null,
-          tokenHash: sha256(this.#token(portalId)),
-          createdAt,
-          expiresAt,
-          wrappedKey: sealed.wrappedKey,
-          body: sealed.body,
-          passphraseHash: null,
-          inReplyTo: null,
+      if (existing?.revokedAt) {
+        // Withdrawn while the copy waited for a retry: nothing is stored or announced again.
+        replies.push({
+          address: r.address,
+          kind: "accepted",
+          reply: `250 2.0.0 portal message ${portalId} was revoked; no notice sent`,
         });
+        continue;
       }
+      const sealed = sealBody(delivery.raw, portalId, this.#o.kek);
+      await this.#o.portal.putMessage({
+        id: portalId,
+        queueId: message.id,
+        owner,
+        direction: "received",
+        counterpart: facts.fromAddress,
+        counterpartName: facts.fromName,
+        subject: this.#c.showSubject ? facts.subject : null,
+        tokenHash: sha256(this.#token(portalId)),
+        createdAt,
+        expiresAt,
+        wrappedKey: sealed.wrappedKey,
+        body: sealed.body,
+        passphraseHash: null,
+        inReplyTo: null,
+      });
       const noticeQueueId = await this.#queueNotice(portalId, owner, facts, expiresAt, message);
       await this.#event(message.id, "portal:stored", r.address, {
         portalId,
@@ -435,7 +442,9 @@ export class PortalCore implements PortalService {
     const cc = request.replyAll ? [...new Set(others)] : [];
     const reply = await buildReply({
       portalId: m.id,
-      from: author,
+      author,
+      from: this.#from(),
+      organisation: this.#o.config.organisation,
       to,
       cc,
       subject: facts.subject,

@@ -129,7 +129,11 @@ export async function buildCodeMail(o: {
 
 export interface ReplyMailOptions {
   portalId: string;
+  /** The recipient who wrote it: Reply-To, and named in From. */
+  author: string;
+  /** The portal's own address (portal.noticeFrom): the From address. */
   from: string;
+  organisation: string;
   to: string[];
   cc: string[];
   subject: string;
@@ -138,14 +142,20 @@ export interface ReplyMailOptions {
   attachments: { filename: string; contentType: string; content: Buffer }[];
 }
 
-/** A reply the recipient wrote; threads under the original (RFC 5322 §3.6.4). */
+/**
+ * A reply the recipient wrote; threads under the original (RFC 5322 §3.6.4). From is the
+ * portal's own address with the author's in the display name, and Reply-To the author: the
+ * reply leaves through our relay, and a From in the author's domain would fail that domain's
+ * DMARC policy (RFC 7489) at the sender's mail system.
+ */
 export async function buildReply(
   o: ReplyMailOptions,
 ): Promise<{ raw: Buffer; messageId: string; subject: string }> {
   const id = o.original.messageId;
   const subject = /^re:/i.test(o.subject) ? o.subject : `Re: ${o.subject}`;
   const composer = new MailComposer({
-    from: o.from,
+    from: { name: `${o.author} via ${o.organisation} secure mail`, address: o.from },
+    replyTo: o.author,
     to: o.to,
     ...(o.cc.length > 0 ? { cc: o.cc } : {}),
     subject,
