@@ -154,6 +154,7 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
       ? {
           service: portal,
           logger,
+          csrfKey: portal.csrfKey(),
           config: {
             baseUrl: portal.baseUrl(),
             organisation: config.organisation,

@@ -104,6 +104,14 @@ export class PortalCore implements PortalService {
     return base.replace(/\/+$/, "");
   }
 
+  /**
+   * The key for the pages' pre-session CSRF tokens, derived from the KEK: every node of a
+   * cluster shares the KEK, so a form served by one node is accepted by another.
+   */
+  csrfKey(): Buffer {
+    return createHmac("sha256", this.#o.kek).update("sealgate portal csrf").digest();
+  }
+
   #token(portalId: string): string {
     return createHmac("sha256", this.#tokenKey).update(`link:${portalId}`).digest("base64url");
   }
