@@ -23,8 +23,17 @@ function addresses(field: AddressObject | AddressObject[] | undefined): string[]
   return list.flatMap((a) => a.value.map((v) => (v.address ?? "").toLowerCase())).filter(Boolean);
 }
 
+/** The header block with its blank line; the body (attachments and all) is not needed here. */
+function headerBlock(raw: Buffer): Buffer {
+  const end = raw.indexOf("\r\n\r\n");
+  return end === -1 ? raw : raw.subarray(0, end + 4);
+}
+
 export async function headerFacts(raw: Buffer, fallbackFrom: string): Promise<HeaderFacts> {
-  const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true });
+  const parsed = await simpleParser(headerBlock(raw), {
+    skipHtmlToText: true,
+    skipTextToHtml: true,
+  });
   const from = parsed.from?.value[0];
   const refs = parsed.references;
   return {

@@ -229,9 +229,10 @@ export class PostgresPortalStore implements PortalStore {
   }
 
   async messageByToken(tokenHash: string): Promise<StoredPortalMessage | null> {
-    const row = await this.#one<MessageRow>("SELECT * FROM portal_messages WHERE token_hash = $1", [
-      tokenHash,
-    ]);
+    const row = await this.#one<MessageRow>(
+      `SELECT ${LIST_COLUMNS} FROM portal_messages WHERE token_hash = $1`,
+      [tokenHash],
+    );
     return row && toMessage(row);
   }
 

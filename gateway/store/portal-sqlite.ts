@@ -181,7 +181,7 @@ export class SqlitePortalStore implements PortalStore {
 
   async messageByToken(tokenHash: string): Promise<StoredPortalMessage | null> {
     const row = this.#db
-      .prepare("SELECT * FROM portal_messages WHERE token_hash = ?")
+      .prepare(`SELECT ${LIST_COLUMNS} FROM portal_messages WHERE token_hash = ?`)
       .get(tokenHash);
     return row ? toMessage(row as MessageRow) : null;
   }

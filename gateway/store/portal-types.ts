@@ -84,6 +84,7 @@ export interface PortalStore {
   getMessage(id: string): Promise<StoredPortalMessage | null>;
   /** The received row a pipeline run stored for this queue id and recipient, if any. */
   findReceived(queueId: string, owner: string): Promise<StoredPortalMessage | null>;
+  /** The row a link token names, without body and key (a click never reads the body). */
   messageByToken(tokenHash: string): Promise<StoredPortalMessage | null>;
   /** Newest first; with owner, only that inbox. Rows come without body and key. */
   listMessages(options?: { owner?: string; limit?: number }): Promise<StoredPortalMessage[]>;
