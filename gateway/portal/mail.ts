@@ -1,4 +1,4 @@
-import MailComposer from "nodemailer/lib/mail-composer/index.js";
+import MailComposer from "nodemailer/lib/mail-composer";
 import { simpleParser, type AddressObject } from "mailparser";
 import type { NewMessage } from "../store/index.js";
 
