@@ -22,6 +22,8 @@ export interface Verdict {
   action: PolicyAction;
   /** Where action is encrypt. */
   method?: EncryptMethod | undefined;
+  /** Where action is encrypt: days a portal copy can be read (else portal.expiryDays). */
+  portalExpiryDays?: number | undefined;
   /** Names of the rules that fired, in evaluation order. */
   rules: string[];
   findings: Finding[];

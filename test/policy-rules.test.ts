@@ -282,6 +282,29 @@ t.test("the worked example in the policy authors' guide loads and does what it s
   ]);
 });
 
+t.test("encrypt with portalExpiryDays: the shortest of the rules that fired wins", async (t) => {
+  const policy = compilePolicy(
+    [
+      "rules:",
+      "  - {name: a, when: {detector: us-ssn}, then: [{encrypt: {method: portal, portalExpiryDays: 14}}]}",
+      "  - {name: b, when: {detector: us-ssn}, then: [{encrypt: {portalExpiryDays: 7}}]}",
+      "  - {name: c, when: {detector: us-ssn}, then: [encrypt]}",
+    ].join("\n"),
+    { file: "p.yaml" },
+  );
+  const v = run(policy, extraction("SSN 345-67-8901"));
+  t.equal(v.action, "encrypt");
+  t.equal(v.method, "portal", "a forced method is kept");
+  t.equal(v.portalExpiryDays, 7, "the shorter lifetime wins");
+  t.match(
+    refused(
+      "rules:\n  - {name: a, when: {detector: npi}, then: [{encrypt: {portalExpiryDays: 0}}]}\n",
+    ).message,
+    /line 2/,
+    "a lifetime under one day is refused with its line",
+  );
+});
+
 t.test("the policy example in the project README loads and does what it says", async (t) => {
   const readme = readFileSync(path.resolve(import.meta.dirname, "../README.md"), "utf8");
   const section = readme.slice(readme.indexOf("## For policy authors"));

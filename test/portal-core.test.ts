@@ -75,7 +75,7 @@ async function setup(t: Test, tune: (config: Config) => void = () => undefined) 
   });
 
   /** Enqueues the original, routes it to the portal for these recipients, delivers it. */
-  async function deliverTo(recipients: string[]) {
+  async function deliverTo(recipients: string[], verdict?: Record<string, unknown>) {
     const queueId = await queue.enqueue({
       envelope: { mailFrom: SENDER, rcptTo: recipients },
       raw: ORIGINAL,
@@ -86,6 +86,7 @@ async function setup(t: Test, tune: (config: Config) => void = () => undefined) 
       eightBit: false,
       smtpUtf8: false,
     });
+    if (verdict) await queue.recordEvent({ queueId, name: "policy:verdict", data: verdict });
     const plan = { recipients, route: "portal" as const, nextHop: "portal", sensitive: true };
     await queue.routeMessage(queueId, [plan]);
     const leased = await queue.leaseDeliveries({ owner: "test", limit: 10, leaseMs: MINUTE });
@@ -328,6 +329,21 @@ t.test("after expiryDays a message reads as expired and the sweep deletes it", a
   const expired = await dataOf(h, queueId, "portal:expired");
   t.same(expired, [{ portalId: id }], "a portal:expired event");
   t.equal(await h.core.sweepExpired(), 0, "a second sweep finds nothing");
+});
+
+t.test("a policy's portalExpiryDays gives the copy a shorter life", async (t) => {
+  const h = await setup(t);
+  const verdict = { action: "encrypt", method: "portal", portalExpiryDays: 3 };
+  const { portalIds } = await h.deliverTo([PATIENT], verdict);
+  const id = portalIds[0] ?? "";
+  const stored = await h.portal.getMessage(id);
+  t.equal(
+    (stored?.expiresAt.getTime() ?? 0) - (stored?.createdAt.getTime() ?? 0),
+    3 * DAY,
+    "it expires three days after it was stored, not portal.expiryDays",
+  );
+  h.advance(3 * DAY);
+  t.equal((await h.core.open(id, PATIENT)).kind, "expired");
 });
 
 t.test("a reply goes to the sender, threaded, with its attachment and a sent copy", async (t) => {

@@ -219,6 +219,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           policy: options.policy().name,
           action: verdict.action,
           method: verdict.method,
+          portalExpiryDays: verdict.portalExpiryDays,
           rules: verdict.rules,
           findings: verdict.findings,
         },

@@ -138,13 +138,14 @@ export class PortalCore implements PortalService {
     const message = delivery.message;
     const facts = await headerFacts(delivery.raw, message.envelope.mailFrom);
     const replies: RecipientReply[] = [];
+    const days = await this.#expiryDays(message.id);
     for (const r of delivery.recipients) {
       if (r.state !== "pending") continue;
       const owner = r.address.toLowerCase();
       const existing = await this.#o.portal.findReceived(message.id, owner);
       const portalId = existing?.id ?? newPortalId();
       const createdAt = existing?.createdAt ?? this.#now;
-      const expiresAt = new Date(createdAt.getTime() + this.#c.expiryDays * 86_400_000);
+      const expiresAt = new Date(createdAt.getTime() + days * 86_400_000);
       if (existing?.revokedAt) {
         // Withdrawn while the copy waited for a retry: nothing is stored or announced again.
         replies.push({
@@ -189,6 +190,17 @@ export class PortalCore implements PortalService {
       recipients: replies,
       tls: { used: false, version: null, verified: false, required: true },
     };
+  }
+
+  /**
+   * The lifetime policy gave this message's portal copies (`encrypt: {portalExpiryDays}`,
+   * recorded in its policy:verdict event), else portal.expiryDays.
+   */
+  async #expiryDays(queueId: string): Promise<number> {
+    const events = await this.#o.queue.events(queueId);
+    const verdict = events.findLast((e) => e.name === "policy:verdict");
+    const days = verdict?.data?.portalExpiryDays;
+    return typeof days === "number" && days > 0 ? days : this.#c.expiryDays;
   }
 
   async #queueNotice(

@@ -66,6 +66,7 @@ export class CompiledPolicy {
     let action: PolicyAction = this.#policy.default as PolicyAction;
     let decided = false;
     let method: EncryptMethod | undefined;
+    let portalExpiryDays: number | undefined;
     let blockText: string | undefined;
     let notifySender = false;
     const addHeaders: { name: string; value: string }[] = [];
@@ -85,6 +86,9 @@ export class CompiledPolicy {
           raiseTo(step.kind);
           if (step.kind === "encrypt" && (method === undefined || method === "auto"))
             method = step.method;
+          if (step.kind === "encrypt" && step.portalExpiryDays !== undefined) {
+            portalExpiryDays = Math.min(portalExpiryDays ?? Infinity, step.portalExpiryDays);
+          }
           if (step.kind === "block") blockText ??= step.text;
         }
       }
@@ -99,6 +103,9 @@ export class CompiledPolicy {
     }
     const verdict: Verdict = { action, rules: fired.map((r) => r.name), findings };
     if (action === "encrypt") verdict.method = method ?? "auto";
+    if (action === "encrypt" && portalExpiryDays !== undefined) {
+      verdict.portalExpiryDays = portalExpiryDays;
+    }
     if (action === "block") verdict.blockText = blockText ?? "This message was blocked by policy.";
     if (notifySender) verdict.notifySender = true;
     if (addHeaders.length > 0) verdict.addHeaders = addHeaders;
@@ -176,7 +183,7 @@ export class CompiledPolicy {
 
 type Step =
   | { kind: "allow" | "quarantine" | "notify" }
-  | { kind: "encrypt"; method: EncryptMethod }
+  | { kind: "encrypt"; method: EncryptMethod; portalExpiryDays?: number | undefined }
   | { kind: "block"; text: string }
   | { kind: "header"; name: string; value: string };
 
@@ -184,7 +191,9 @@ function describe(a: Action): Step {
   if (a === "allow" || a === "quarantine") return { kind: a };
   if (a === "notify-sender") return { kind: "notify" };
   if (a === "encrypt") return { kind: "encrypt", method: "auto" };
-  if ("encrypt" in a) return { kind: "encrypt", method: a.encrypt };
+  if ("encrypt" in a && typeof a.encrypt === "string")
+    return { kind: "encrypt", method: a.encrypt };
+  if ("encrypt" in a) return { kind: "encrypt", ...a.encrypt };
   if ("block" in a) return { kind: "block", text: a.block };
   return { kind: "header", ...a["add-header"] };
 }

@@ -114,6 +114,17 @@ export const actionSchema = z.union([
   z.literal("notify-sender"),
   z.literal("encrypt"),
   z.object({ encrypt: method }).strict(),
+  z
+    .object({
+      encrypt: z
+        .object({
+          method: method.default("auto"),
+          /** Days a portal copy can be read; the shortest of the rules that fired wins. */
+          portalExpiryDays: z.number().int().min(1).max(365).optional(),
+        })
+        .strict(),
+    })
+    .strict(),
   z.object({ block: z.string().min(1) }).strict(),
   z
     .object({
