@@ -129,6 +129,13 @@ function toMessage(row: MessageRow): StoredMessage {
   };
 }
 
+interface PendingEnqueue {
+  message: NewMessage;
+  received: Record<string, unknown> | undefined;
+  resolve(queueId: string): void;
+  reject(err: unknown): void;
+}
+
 export interface SqliteStoreOptions {
   /** Folder holding sealgate.db. */
   dataDir: string;
@@ -184,13 +191,50 @@ export class SqliteStore implements Store {
       .run(e.queueId, e.name, e.recipient ?? null, e.data ? JSON.stringify(e.data) : null, now);
   }
 
+  /**
+   * Group commit: enqueues that arrive in the same turn of the event loop share one
+   * transaction and one fsync, and each promise resolves once that commit is on disk. While
+   * one sync blocks the loop, the other sessions' messages gather for the next.
+   */
   async enqueue(message: NewMessage, received?: Record<string, unknown>): Promise<string> {
-    return this.#db.transaction(() => {
-      const now = Date.now();
-      const queueId = this.#insertMessage(message, now);
-      if (received) this.#insertEvent({ queueId, name: "smtp:received", data: received }, now);
-      return queueId;
-    })();
+    return new Promise<string>((resolve, reject) => {
+      this.#pending.push({ message, received, resolve, reject });
+      if (this.#pending.length === 1) {
+        setImmediate(() => {
+          if (this.#pending.length > 0) this.#flush();
+        });
+      }
+    });
+  }
+
+  readonly #pending: PendingEnqueue[] = [];
+
+  #insertOne(p: PendingEnqueue, now: number): string {
+    const queueId = this.#insertMessage(p.message, now);
+    if (p.received) this.#insertEvent({ queueId, name: "smtp:received", data: p.received }, now);
+    return queueId;
+  }
+
+  #flush(): void {
+    const batch = this.#pending.splice(0);
+    let ids: string[];
+    try {
+      ids = this.#db.transaction(() => {
+        const now = Date.now();
+        return batch.map((p) => this.#insertOne(p, now));
+      })();
+    } catch {
+      // One message the database refuses must not fail the others: one commit each.
+      for (const p of batch) {
+        try {
+          p.resolve(this.#db.transaction(() => this.#insertOne(p, Date.now()))());
+        } catch (err) {
+          p.reject(err);
+        }
+      }
+      return;
+    }
+    batch.forEach((p, i) => p.resolve(ids[i] ?? ""));
   }
 
   async leaseMessages(o: LeaseOptions): Promise<StoredMessage[]> {
@@ -478,6 +522,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    if (this.#pending.length > 0) this.#flush();
     this.#db.close();
   }
 }
