@@ -79,13 +79,17 @@ export class MtaStsResolver {
     this.#ca = options.ca ?? [...rootCertificates];
     this.#port = options.port ?? 443;
     this.#resolveHost = options.resolveHost ?? ((host) => this.#addresses(host));
+    // ttlResolution 0: lru-cache otherwise reuses one clock reading for a millisecond, so an
+    // entry could outlive its max_age by that much (and a test clock's jump be missed).
     this.#cache = new LRUCache<string, StsPolicy>({
       max: options.maxPolicies ?? 10_000,
+      ttlResolution: 0,
       ...(options.clock ? { perf: options.clock } : {}),
     });
     this.#failures = new LRUCache<string, string>({
       max: options.maxPolicies ?? 10_000,
       ttl: options.failureTtlMs ?? 300_000,
+      ttlResolution: 0,
       ...(options.clock ? { perf: options.clock } : {}),
     });
   }

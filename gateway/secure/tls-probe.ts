@@ -149,6 +149,7 @@ export class TlsProber {
     this.#options = options;
     this.#cache = new LRUCache<string, TlsProbeResult>({
       max: options.maxDomains ?? 10_000,
+      ttlResolution: 0,
       ...(options.clock ? { perf: options.clock } : {}),
     });
   }
