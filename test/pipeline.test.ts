@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import t, { type Test } from "tap";
@@ -205,4 +205,82 @@ t.test("a clean loop stamp does not let a message skip scanning", async (t) => {
   m.loop = { route: "clean", hops: 1 };
   const r = await run(m);
   t.equal(r.deliveries[0]?.route, "tls", "PHI under a reused clean stamp is still found");
+});
+
+/** A note with a ZIP attachment whose bytes are not a ZIP: nobody can read what it holds. */
+function withCorruptZip(rcptTo: string[]): NewMessage {
+  const m = message("Files", "", rcptTo);
+  const head = m.raw.toString().split("\r\n\r\n")[0] ?? "";
+  const zip = Buffer.concat([Buffer.from("PK\x03\x04"), Buffer.alloc(200, 0x5a)]);
+  m.raw = Buffer.from(
+    [
+      head.replace(
+        "Content-Type: text/plain; charset=utf-8",
+        'Content-Type: multipart/mixed; boundary="b1"',
+      ),
+      "",
+      "--b1",
+      "Content-Type: text/plain; charset=utf-8",
+      "",
+      "The files you asked for.",
+      "--b1",
+      'Content-Type: application/zip; name="files.zip"',
+      "Content-Transfer-Encoding: base64",
+      'Content-Disposition: attachment; filename="files.zip"',
+      "",
+      zip.toString("base64"),
+      "--b1--",
+      "",
+    ].join("\r\n"),
+  );
+  return m;
+}
+
+async function allowByDefaultPolicy(t: Test, extraRules = ""): Promise<PolicyEngine> {
+  const dir = mkdtempSync(path.join(tmpdir(), "sealgate-floor-"));
+  const file = path.join(dir, "policy.yaml");
+  writeFileSync(
+    file,
+    [
+      "name: allow-by-default",
+      "default: allow",
+      "rules:",
+      "  - name: identifiers",
+      "    when: { detector: us-ssn, confidence: medium }",
+      "    then: [encrypt]",
+      extraRules,
+    ].join("\n"),
+  );
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return loadPolicy(file);
+}
+
+t.test(
+  "a part that cannot be scanned is held, not released by a policy whose default is allow",
+  async (t) => {
+    const { store, run } = await setup(t, await allowByDefaultPolicy(t));
+    const r = await run(withCorruptZip(["a@example.net"]));
+    t.equal(r.deliveries.length, 0, "nothing is delivered");
+    const msg = await store.getMessage(r.id);
+    t.equal(msg?.state, "held");
+    t.match(msg?.holdReason, /quarantine: rules builtin:unscannable-not-released/);
+    const verdict = r.events.find((e) => e.name === "policy:verdict");
+    t.equal(verdict?.data?.action, "quarantine");
+    t.ok(
+      r.events.some((e) => e.name === "deliver:dsn"),
+      "the sender is told",
+    );
+  },
+);
+
+t.test("a rule that fires may still allow a message with an unscannable part", async (t) => {
+  const internal = [
+    "  - name: internal",
+    "    when: { recipient: [example.net] }",
+    "    then: [allow]",
+  ].join("\n");
+  const { run } = await setup(t, await allowByDefaultPolicy(t, internal));
+  const r = await run(withCorruptZip(["a@example.net"]));
+  t.equal(r.deliveries.length, 1);
+  t.equal(r.deliveries[0]?.route, "clean");
 });

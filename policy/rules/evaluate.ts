@@ -13,6 +13,12 @@ export interface MessageFacts {
   rcptTo: readonly string[];
 }
 
+/**
+ * The pseudo-rule named in a verdict when the default `allow` met an unscannable part and
+ * no rule decided: the message is quarantined instead.
+ */
+export const UNSCANNABLE_FLOOR = "builtin:unscannable-not-released";
+
 const SEVERITY: Record<PolicyAction, number> = { allow: 0, encrypt: 1, quarantine: 2, block: 3 };
 
 /** A validated policy, ready to evaluate messages. Immutable; safe to share. */
@@ -101,7 +107,15 @@ export class CompiledPolicy {
         confidence: "high",
       });
     }
-    const verdict: Verdict = { action, rules: fired.map((r) => r.name), findings };
+    const rules = fired.map((r) => r.name);
+    // Fail closed: a part nobody could read is never released by the policy's default alone.
+    // Only a rule that fired (e.g. `allow` to internal domains) may let it go; otherwise the
+    // message is held for an admin, as a message that cannot be parsed must be.
+    if (action === "allow" && !decided && facts.extraction.unscannable.length > 0) {
+      action = "quarantine";
+      rules.push(UNSCANNABLE_FLOOR);
+    }
+    const verdict: Verdict = { action, rules, findings };
     if (action === "encrypt") verdict.method = method ?? "auto";
     if (action === "encrypt" && portalExpiryDays !== undefined) {
       verdict.portalExpiryDays = portalExpiryDays;
