@@ -16,6 +16,9 @@ export interface Finding {
 
 export type EncryptMethod = "auto" | "portal" | "smime" | "pgp" | "tls";
 
+/** Where a portal passphrase is kept: an environment variable or a file. */
+export type PortalPassphraseSource = { env: string } | { file: string };
+
 export type PolicyAction = "allow" | "encrypt" | "block" | "quarantine";
 
 export interface Verdict {
@@ -24,6 +27,13 @@ export interface Verdict {
   method?: EncryptMethod | undefined;
   /** Where action is encrypt: days a portal copy can be read (else portal.expiryDays). */
   portalExpiryDays?: number | undefined;
+  /**
+   * Where action is encrypt: where the portal reads the copy's passphrase (a variable or file
+   * name, never the passphrase itself).
+   */
+  portalPassphrase?: PortalPassphraseSource | undefined;
+  /** Where action is encrypt: show the original subject in notice and inbox (else config). */
+  portalShowSubject?: boolean | undefined;
   /** Names of the rules that fired, in evaluation order. */
   rules: string[];
   findings: Finding[];

@@ -220,6 +220,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           action: verdict.action,
           method: verdict.method,
           portalExpiryDays: verdict.portalExpiryDays,
+          // Where the portal reads the passphrase at wrap time; the passphrase never is here.
+          portalPassphrase: verdict.portalPassphrase ? "required" : undefined,
+          portalPassphraseFrom: verdict.portalPassphrase,
+          portalShowSubject: verdict.portalShowSubject,
           rules: verdict.rules,
           findings: verdict.findings,
         },

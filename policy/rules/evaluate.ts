@@ -2,7 +2,7 @@ import { Dictionary } from "../detectors/clinical.js";
 import { countUnique, summarise, BUILTIN_DETECTORS } from "../detectors/index.js";
 import type { Detector, DetectorMatch } from "../detectors/types.js";
 import type { Extraction } from "../extract/types.js";
-import type { EncryptMethod, PolicyAction, Verdict } from "../types.js";
+import type { EncryptMethod, PolicyAction, PortalPassphraseSource, Verdict } from "../types.js";
 import type { Action, Condition, PolicyFile, Rule } from "./schema.js";
 
 /** What the rules look at for one message. */
@@ -73,6 +73,8 @@ export class CompiledPolicy {
     let decided = false;
     let method: EncryptMethod | undefined;
     let portalExpiryDays: number | undefined;
+    let portalPassphrase: PortalPassphraseSource | undefined;
+    let portalShowSubject: boolean | undefined;
     let blockText: string | undefined;
     let notifySender = false;
     const addHeaders: { name: string; value: string }[] = [];
@@ -94,6 +96,10 @@ export class CompiledPolicy {
             method = step.method;
           if (step.kind === "encrypt" && step.portalExpiryDays !== undefined) {
             portalExpiryDays = Math.min(portalExpiryDays ?? Infinity, step.portalExpiryDays);
+          }
+          if (step.kind === "encrypt") portalPassphrase ??= step.passphrase;
+          if (step.kind === "encrypt" && step.showSubject !== undefined) {
+            portalShowSubject = (portalShowSubject ?? true) && step.showSubject;
           }
           if (step.kind === "block") blockText ??= step.text;
         }
@@ -119,6 +125,10 @@ export class CompiledPolicy {
     if (action === "encrypt") verdict.method = method ?? "auto";
     if (action === "encrypt" && portalExpiryDays !== undefined) {
       verdict.portalExpiryDays = portalExpiryDays;
+    }
+    if (action === "encrypt" && portalPassphrase) verdict.portalPassphrase = portalPassphrase;
+    if (action === "encrypt" && portalShowSubject !== undefined) {
+      verdict.portalShowSubject = portalShowSubject;
     }
     if (action === "block") verdict.blockText = blockText ?? "This message was blocked by policy.";
     if (notifySender) verdict.notifySender = true;
@@ -197,7 +207,13 @@ export class CompiledPolicy {
 
 type Step =
   | { kind: "allow" | "quarantine" | "notify" }
-  | { kind: "encrypt"; method: EncryptMethod; portalExpiryDays?: number | undefined }
+  | {
+      kind: "encrypt";
+      method: EncryptMethod;
+      portalExpiryDays?: number | undefined;
+      passphrase?: PortalPassphraseSource | undefined;
+      showSubject?: boolean | undefined;
+    }
   | { kind: "block"; text: string }
   | { kind: "header"; name: string; value: string };
 

@@ -107,6 +107,14 @@ export const conditionSchema: z.ZodType<Condition> = z.lazy(() =>
 
 const method = z.enum(["auto", "portal", "smime", "pgp", "tls"]);
 
+/** Where a portal passphrase is read at wrap time: `{env: NAME}` or `{file: PATH}`. */
+export const portalPassphrase = z.union([
+  z
+    .object({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name") })
+    .strict(),
+  z.object({ file: z.string().min(1) }).strict(),
+]);
+
 /** One action; a rule lists one or more under `then`. */
 export const actionSchema = z.union([
   z.literal("allow"),
@@ -121,6 +129,14 @@ export const actionSchema = z.union([
           method: method.default("auto"),
           /** Days a portal copy can be read; the shortest of the rules that fired wins. */
           portalExpiryDays: z.number().int().min(1).max(365).optional(),
+          /**
+           * A passphrase the portal asks before showing the copy, named by where it is kept
+           * (an environment variable or a file) so the policy file never holds the secret.
+           * The first rule that fired with one wins. Default: none.
+           */
+          passphrase: portalPassphrase.optional(),
+          /** Show the original subject in the notice and inbox. false wins. Default: config. */
+          showSubject: z.boolean().optional(),
         })
         .strict(),
     })
