@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import type { HttpOptions } from "../certs/discovery/index.js";
 import { loadPolicy, type PolicyEngine } from "../policy/index.js";
 import { createHttp } from "./api/index.js";
-import { splitHostPort, type Config } from "./config/index.js";
+import { ConfigError, splitHostPort, type Config } from "./config/index.js";
 import { ensurePrivateDir } from "./data-dir.js";
 import { lockDataDir } from "./data-lock.js";
 import { createDeliverer } from "./deliver/index.js";
@@ -89,8 +89,7 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
     ? {
         domain: config.dkim.domain,
         selector: config.dkim.selector,
-        privateKey:
-          process.env.SEALGATE_DKIM_KEY ?? readFileSync(config.dkim.privateKeyFile ?? "", "utf8"),
+        privateKey: process.env.SEALGATE_DKIM_KEY ?? readDkimKey(config.dkim.privateKeyFile),
       }
     : undefined;
 
@@ -230,4 +229,19 @@ function startSweeper(portal: PortalCore, minutes: number, logger: Logger): Node
   const timer = setInterval(sweep, minutes * 60_000);
   timer.unref();
   return timer;
+}
+
+function readDkimKey(file: string | undefined): string {
+  try {
+    return readFileSync(file ?? "", "utf8");
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? "unreadable";
+    throw new ConfigError(
+      file ?? "configuration",
+      [`dkim.privateKeyFile: cannot read (${reason})`],
+      {
+        cause: err,
+      },
+    );
+  }
 }

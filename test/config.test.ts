@@ -40,6 +40,29 @@ t.test("smarthost mode without a smart host names the missing key", async (t) =>
   t.throws(() => loadConfig(file), /delivery\.smartHost.*required/);
 });
 
+t.test("a connector range that is not an address or CIDR is refused by config check", async (t) => {
+  const file = path.join(dir, "ranges.yaml");
+  writeFileSync(
+    file,
+    "smtp:\n  connectors:\n    - name: m365\n      ipRanges: [10.1.0.0/16, 10.0.0.300/8, 10.0.0.0/33]\n",
+  );
+  const err = t.throws(() => loadConfig(file)) as Error;
+  t.match(err.message, /ipRanges\.1 \(line 4\): "10\.0\.0\.300\/8" is not an IP address/);
+  t.match(err.message, /ipRanges\.2 \(line 4\): "10\.0\.0\.0\/33" has an invalid prefix length/);
+  t.notMatch(err.message, /10\.1\.0\.0\/16"/, "the good range is not named");
+});
+
+t.test("DKIM without a key file or SEALGATE_DKIM_KEY names the missing key", async (t) => {
+  const file = path.join(dir, "dkim.yaml");
+  writeFileSync(file, "dkim:\n  domain: clinic.example.org\n  selector: s1\n");
+  t.throws(() => loadConfig(file, {}, {}), /dkim\.privateKeyFile \(line 2\): required unless/);
+  const pem = "-----BEGIN PRIVATE KEY-----";
+  t.equal(
+    loadConfig(file, {}, { SEALGATE_DKIM_KEY: pem }).config.dkim?.domain,
+    "clinic.example.org",
+  );
+});
+
 t.test("secrets come from the environment and flags override the file", async (t) => {
   const file = path.join(dir, "env.yaml");
   writeFileSync(file, "smtp:\n  listen: 0.0.0.0:25\n");

@@ -99,6 +99,11 @@ export function loadConfig(
   }
 
   const config = parsed.data;
+  if (config.dkim && !config.dkim.privateKeyFile && !env.SEALGATE_DKIM_KEY) {
+    throw new ConfigError(source, [
+      `dkim.privateKeyFile${locate(["dkim"])}: required unless SEALGATE_DKIM_KEY holds the key`,
+    ]);
+  }
   const base = file ? path.dirname(path.resolve(file)) : process.cwd();
   resolvePaths(config, base);
   config.delivery.outboxDir ??= path.join(config.dataDir, "outbox");

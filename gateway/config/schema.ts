@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { rangeProblem } from "../smtp/connectors.js";
 
 /**
  * The one configuration schema. Every key has a documented default here and in
@@ -10,7 +11,10 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "expected HOST:PORT, e.g. 127.0.0.1:2525");
 
-const cidr = z.string().min(1, "expected an IP address or CIDR range such as 10.0.0.0/8");
+const cidr = z.string().superRefine((text, ctx) => {
+  const problem = rangeProblem(text);
+  if (problem) ctx.addIssue({ code: "custom", message: `"${text}" ${problem}, e.g. 10.0.0.0/8` });
+});
 
 export const connectorSchema = z
   .object({

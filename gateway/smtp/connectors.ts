@@ -25,23 +25,31 @@ export function normalizeClientIp(value: string): ipaddr.IPv4 | ipaddr.IPv6 | nu
   return ipaddr.process(bare);
 }
 
+/**
+ * What is wrong with an ipRanges entry, or null when it is an address or CIDR range. The
+ * configuration schema asks this too, so `config check` refuses what start would refuse.
+ */
+export function rangeProblem(entry: string): string | null {
+  const [addrText = "", bitsText] = entry.trim().split("/", 2);
+  if (!ipaddr.IPv4.isValidFourPartDecimal(addrText) && !ipaddr.IPv6.isValid(addrText)) {
+    return "is not an IP address or CIDR range";
+  }
+  const max = ipaddr.parse(addrText).kind() === "ipv4" ? 32 : 128;
+  if (!/^\d{1,3}$/.test(bitsText ?? String(max)) || Number(bitsText ?? max) > max) {
+    return "has an invalid prefix length";
+  }
+  return null;
+}
+
 function parseRange(entry: string, connector: string): Range {
   const text = entry.trim();
-  const [addrText, bitsText] = text.split("/", 2);
-  const strictV4 = ipaddr.IPv4.isValidFourPartDecimal(addrText ?? "");
-  if (!strictV4 && !ipaddr.IPv6.isValid(addrText ?? "")) {
-    throw new ConnectorConfigError(
-      `connector ${connector}: ipRanges entry "${text}" is not an IP address or CIDR range`,
-    );
+  const problem = rangeProblem(text);
+  if (problem) {
+    throw new ConnectorConfigError(`connector ${connector}: ipRanges entry "${text}" ${problem}`);
   }
-  let addr: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(addrText ?? "");
-  const max = addr.kind() === "ipv4" ? 32 : 128;
-  let bits = bitsText === undefined ? max : Number(bitsText);
-  if (!/^\d{1,3}$/.test(bitsText ?? String(max)) || bits > max) {
-    throw new ConnectorConfigError(
-      `connector ${connector}: ipRanges entry "${text}" has an invalid prefix length`,
-    );
-  }
+  const [addrText = "", bitsText] = text.split("/", 2);
+  let addr: ipaddr.IPv4 | ipaddr.IPv6 = ipaddr.parse(addrText);
+  let bits = bitsText === undefined ? (addr.kind() === "ipv4" ? 32 : 128) : Number(bitsText);
   // ::ffff:10.0.0.0/104 means the IPv4 range 10.0.0.0/8; clients are compared as IPv4.
   if (addr.kind() === "ipv6" && (addr as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96) {
     addr = (addr as ipaddr.IPv6).toIPv4Address();
