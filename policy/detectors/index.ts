@@ -82,8 +82,10 @@ export function runDetectors(
 }
 
 /**
- * When several detectors claim overlapping spans of one segment, the strongest evidence wins:
- * first the detector's strength (checksum > label > dictionary), then confidence, then length.
+ * When several detectors claim overlapping spans of one segment, the best evidence wins: first
+ * confidence (a labelled or in-context match beats a bare shape, so "MRN: 512441234" stays an
+ * MRN and is not lost to a low SSN guess), then the detector's strength (checksum > label >
+ * dictionary), then length. A low match therefore never removes a medium or high one.
  * Matches of the same detector never displace each other. Dictionary words inside a longer
  * identifier are dropped; separate spans are kept.
  */
@@ -93,8 +95,8 @@ export function resolveOverlaps(
 ): DetectorMatch[] {
   if (matches.length < 2) return matches;
   const score = (m: DetectorMatch): number =>
-    (strength.get(m.detector) ?? 1) * 100 +
-    CONFIDENCE_RANK[m.confidence] * 10 +
+    CONFIDENCE_RANK[m.confidence] * 1000 +
+    (strength.get(m.detector) ?? 1) * 10 +
     Math.min(9, (m.end - m.start) / 4);
   const sorted = [...matches].sort((a, b) => a.start - b.start || b.end - a.end);
   const kept: DetectorMatch[] = [];
@@ -108,7 +110,7 @@ export function resolveOverlaps(
       j++;
     }
     if (j - i === 1) kept.push(sorted[i] as DetectorMatch);
-    else resolveCluster(sorted.slice(i, j), score, kept);
+    else resolveCluster(sorted.slice(i, j), { score, strength }, kept);
     i = j;
   }
   return kept;
@@ -116,9 +118,27 @@ export function resolveOverlaps(
 
 function resolveCluster(
   cluster: DetectorMatch[],
-  score: (m: DetectorMatch) => number,
+  rank: { score: (m: DetectorMatch) => number; strength: ReadonlyMap<string, number> },
   out: DetectorMatch[],
 ): void {
+  const weak = (m: DetectorMatch): boolean => (rank.strength.get(m.detector) ?? 1) <= 1;
+  // A dictionary word inside a longer identifier of medium or high confidence is part of that
+  // identifier, not a word of its own, whatever its own confidence.
+  const inside = new Set(
+    cluster.filter(
+      (m) =>
+        weak(m) &&
+        cluster.some(
+          (n) =>
+            !weak(n) &&
+            n.confidence !== "low" &&
+            n.start <= m.start &&
+            m.end <= n.end &&
+            n.end - n.start > m.end - m.start,
+        ),
+    ),
+  );
+  const score = (m: DetectorMatch): number => rank.score(m) - (inside.has(m) ? 10_000 : 0);
   const ranked = cluster.sort((a, b) => score(b) - score(a));
   const kept: DetectorMatch[] = [];
   for (const m of ranked) {

@@ -19,8 +19,8 @@ export interface DetectorMatch {
 }
 
 /**
- * How strongly a detector's own evidence holds when spans overlap: a checksum beats a label,
- * a label beats a dictionary, a dictionary beats a bare shape.
+ * How strongly a detector's own evidence holds when overlapping spans have equal confidence:
+ * a checksum beats a label, a label beats a dictionary, a dictionary beats a bare shape.
  */
 export type DetectorStrength = 1 | 2 | 3 | 4;
 
