@@ -4,6 +4,7 @@ import type { Command } from "commander";
 import type { DetectorMatch } from "../policy/detectors/types.js";
 import {
   PolicyError,
+  SourceLabels,
   formatProblem,
   loadPolicy,
   loadPolicyFile,
@@ -147,14 +148,18 @@ interface Report {
   addHeaders?: { name: string; value: string }[];
 }
 
-/** The explanation of one verdict. Every excerpt is masked; no matched text leaves here. */
+/**
+ * The explanation of one verdict. Every excerpt is masked and every part is named by its
+ * place, not its file name (a name can hold PHI); no matched text leaves here.
+ */
 export function explain(file: string, explained: Explained): Report {
   const { verdict, extraction, matches } = explained;
+  const sources = new SourceLabels(extraction.attachments);
   const findings = verdict.findings.map((f) => ({
     ...f,
     examples: examples(
       matches.filter((m) => m.detector === f.detector),
-      explained,
+      { explained, sources },
     ),
   }));
   const report: Report = {
@@ -162,7 +167,10 @@ export function explain(file: string, explained: Explained): Report {
     action: verdict.action,
     rules: verdict.rules,
     findings,
-    unscannable: extraction.unscannable.map((u) => ({ source: u.source, reason: u.reason })),
+    unscannable: extraction.unscannable.map((u) => ({
+      source: sources.label(u.source),
+      reason: u.reason,
+    })),
   };
   if (verdict.method !== undefined) report.method = verdict.method;
   if (verdict.blockText !== undefined) report.blockText = verdict.blockText;
@@ -173,7 +181,7 @@ export function explain(file: string, explained: Explained): Report {
 
 function examples(
   matches: DetectorMatch[],
-  explained: Explained,
+  { explained, sources }: { explained: Explained; sources: SourceLabels },
 ): { source: string; excerpt: string }[] {
   const seen = new Set<string>();
   const out: { source: string; excerpt: string }[] = [];
@@ -184,7 +192,7 @@ function examples(
     if (segment === undefined) continue;
     const value = segment.text.slice(m.start, m.end);
     out.push({
-      source: segment.source,
+      source: sources.label(segment.source),
       excerpt: maskValue(value, { keepNone: !PARTLY_SHOWN.has(m.detector) }),
     });
   }

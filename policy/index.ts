@@ -13,6 +13,7 @@ export {
 } from "./rules/errors.js";
 export { compilePolicy, loadPolicyFile } from "./rules/load.js";
 export { maskValue } from "./detectors/mask.js";
+export { SourceLabels } from "./sources.js";
 
 /** The shipped default policy, found next to this module or, when built, in the package. */
 export function defaultPolicyPath(): string {

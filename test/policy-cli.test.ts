@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -84,7 +84,7 @@ t.test("policy test --json prints one object per message with masked excerpts on
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  t.equal(reports.length, 12);
+  t.equal(reports.length, readdirSync(fixtures).filter((f) => f.endsWith(".eml")).length);
   const qp = reports.find((r) => String(r["file"]).endsWith("a03-qp-ssn-soft-break.eml"));
   t.equal(qp?.["action"], "encrypt");
   t.equal(qp?.["method"], "auto");
@@ -154,5 +154,35 @@ t.test(
       message,
     ]);
     t.same((JSON.parse(other.stdout) as { rules: string[] }).rules, ["ssn"]);
+  },
+);
+
+t.test(
+  "policy test names parts by place, never by file name, and reads PHI in a file name",
+  async (t) => {
+    const message = path.join(fixtures, "bf01-phi-in-file-names.eml");
+    const json = await inProcess(["policy", "test", "--json", message]);
+    const human = await inProcess(["policy", "test", message]);
+    const report = JSON.parse(json.stdout) as {
+      findings: { detector: string; examples: { source: string }[] }[];
+      unscannable: { source: string; reason: string }[];
+    };
+    t.same(report.unscannable, [{ source: "attachment#1 (.tif)", reason: "unsupported" }]);
+    const sources = report.findings.flatMap((f) => f.examples.map((e) => e.source));
+    t.ok(sources.includes("attachment#1 (.tif) file name"), "the SSN in the .tif's name counts");
+    t.ok(sources.includes("attachment#2 (.txt)"));
+    t.match(human.stdout, /in attachment#2 \(\.txt\)/);
+    for (const out of [json.stdout, human.stdout]) {
+      for (const value of ["Jane", "Roe", "512-44-1234", "498-33-1276", "03-14-1961", "SSN_"]) {
+        t.notOk(out.includes(value), `no ${value} in the output`);
+      }
+    }
+    const onlyName = await inProcess([
+      "policy",
+      "test",
+      "--json",
+      path.join(fixtures, "bf02-ssn-only-in-file-name.eml"),
+    ]);
+    t.match(JSON.parse(onlyName.stdout), { action: "encrypt", findings: [{ detector: "us-ssn" }] });
   },
 );

@@ -5,7 +5,7 @@ import { PolicyError, compilePolicy } from "../policy/index.js";
 import { runDetectors } from "../policy/detectors/index.js";
 import { luhn } from "../policy/detectors/validators.js";
 import type { Extraction, TextSegment } from "../policy/extract/types.js";
-import type { CompiledPolicy } from "../policy/rules/evaluate.js";
+import { UNSCANNABLE_FLOOR, type CompiledPolicy } from "../policy/rules/evaluate.js";
 import type { Verdict } from "../policy/types.js";
 
 function extraction(body: string, extra: Partial<Extraction> = {}): Extraction {
@@ -230,14 +230,12 @@ t.test("conditions, precedence and stop decide the verdict as written", async (t
     ).action,
     "encrypt",
   );
-  t.equal(
-    run(
-      policy,
-      extraction("hi", { unscannable: [{ source: "attachment:a.pdf", reason: "corrupt" }] }),
-    ).action,
-    "allow",
-    "reason not listed",
+  const unlisted = run(
+    policy,
+    extraction("hi", { unscannable: [{ source: "attachment:a.pdf", reason: "corrupt" }] }),
   );
+  t.equal(unlisted.action, "quarantine", "reason not listed: no rule fires, the part is held");
+  t.same(unlisted.rules, [UNSCANNABLE_FLOOR]);
   t.equal(
     run(policy, extraction("hi", { headers: [{ name: "X-Priority", value: " 1 " }] })).action,
     "encrypt",

@@ -1,3 +1,4 @@
+import { NAME_SUFFIX } from "../sources.js";
 import { normalise, normaliseCell } from "./normalise.js";
 import type {
   AttachmentInfo,
@@ -119,9 +120,15 @@ export class ExtractContext {
     this.out.unscannable.push({ source, reason });
   }
 
+  /**
+   * Records an attachment. Its file name is read as text too: senders name scans after the
+   * patient ("Roe_Jane_SSN_512-44-1234.pdf"), and a name nobody can open is still sent.
+   */
   attachment(info: AttachmentInfo): void {
     if (this.#closed) return;
     this.out.attachments.push(info);
+    const name = info.filename?.replace(/_/g, " ");
+    if (name) this.addText(`${info.source}${NAME_SUFFIX}`, "attachment", name);
   }
 
   /** Runs one part's reader; a failure becomes an unscannable entry for that part. */

@@ -8,9 +8,11 @@ export type SegmentKind = "subject" | "header" | "body" | "attachment";
 
 export interface TextSegment {
   /**
-   * Where the text came from, for explanations (never holds content): "subject", "body",
+   * Where the text came from, for explanations (from part names, which may hold PHI): "subject", "body",
    * "body.html", "attachment:report.pdf", "attachment:records.zip/patients.csv",
-   * "message:fwd.eml/body", "attachment:eligibility.xlsx#Sheet2".
+   * "message:fwd.eml/body", "attachment:eligibility.xlsx#Sheet2", and
+   * "attachment:report.pdf::name" for an attachment's file name read as text. File and sheet
+   * names can be PHI: show a person `SourceLabels` (policy/sources.ts), never this.
    */
   source: string;
   kind: SegmentKind;
