@@ -1,11 +1,15 @@
 /**
  * What `sealgate keys import|list|remove` does, on any KeyRepository: recognise a file as
  * OpenPGP public keys or S/MIME certificates, store each with the addresses it is for, list
- * them, and remove one by fingerprint (or an unambiguous tail of it, like a PGP key ID).
+ * them, and remove one by fingerprint (or an unambiguous tail of it, like a PGP key ID). Our
+ * own S/MIME certificates (the organisation's, a staff member's) may come with their private
+ * key, as PKCS#12 or PEM; the repository seals it at rest with the key-encryption key.
  */
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import type { PublicKey } from "openpgp";
+import { CaError } from "./ca/errors.js";
+import { hasPrivatePem, isPkcs12, OwnSmimeError, readOwnSmime } from "./own-keys.js";
 import { readPublicKeys } from "./pgp/index.js";
 import { emailAddresses } from "./smime/index.js";
 import type { KeyKind, KeyRepository, StoredKey } from "./types.js";
@@ -13,7 +17,10 @@ import { fingerprint, readCertificates, toPem } from "./x509.js";
 
 export type KeysErrorCode =
   | "keys-unrecognised" // neither OpenPGP keys nor certificates
-  | "keys-private-key" // private material; needs the key-encryption key path, not this one
+  | "keys-private-key" // private material where only a public key belongs
+  | "keys-bad-private-key" // the private key or PKCS#12 file cannot be read, or the password is wrong
+  | "keys-password-needed" // a PKCS#12 file or encrypted key came without a password
+  | "keys-key-mismatch" // the private key belongs to none of the certificates given
   | "keys-no-address" // nothing in the key names an e-mail address
   | "keys-no-storage" // the configured store cannot hold keys
   | "keys-not-found" // remove: no key has that id
@@ -29,11 +36,23 @@ export class KeysError extends Error {
   }
 }
 
+/**
+ * Whose key a file holds. recipient: someone we send to (public only). organisation: our own
+ * shared certificate or OpenPGP key, added to every encrypted copy and (S/MIME, with its key)
+ * the signer when the sender has none. staff: one staff member's S/MIME certificate, added to
+ * (and with its key signing) only the mail that member sends.
+ */
+export type KeyOwner = "recipient" | "organisation" | "staff";
+
 export interface ImportOptions {
-  /** Store as the organisation's own key (archive recipient) instead of a recipient's. */
-  organisation?: boolean;
+  /** Default recipient. */
+  owner?: KeyOwner | undefined;
+  /** A second file with the private key (PEM) of our own certificate. Default none. */
+  keyBytes?: Uint8Array | undefined;
+  /** Password of a PKCS#12 file or an encrypted PEM key. Default none. */
+  password?: string | undefined;
   /** Default: now. */
-  now?: Date;
+  now?: Date | undefined;
 }
 
 /** Recognises `bytes` and stores every key in it; returns what was stored. */
@@ -42,19 +61,38 @@ export async function importKeys(
   bytes: Uint8Array,
   opts: ImportOptions = {},
 ): Promise<StoredKey[]> {
+  const owner = opts.owner ?? "recipient";
   const text = Buffer.from(bytes).toString("latin1");
-  if (/-----BEGIN (PGP PRIVATE KEY BLOCK|(RSA |EC |ENCRYPTED )?PRIVATE KEY)-----/.test(text)) {
+  if (text.includes("-----BEGIN PGP PRIVATE KEY BLOCK-----")) {
     throw new KeysError(
       "keys-private-key",
-      "the file holds a private key; import only the public key or certificate here",
+      "the file holds an OpenPGP private key; sealgate only encrypts to OpenPGP keys, " +
+        "so import the public key",
     );
   }
-  const keys =
-    text.includes("-----BEGIN PGP PUBLIC KEY BLOCK-----") || isBinaryPgp(bytes)
-      ? await pgpKeys(bytes, opts)
-      : text.includes("-----BEGIN CERTIFICATE-----") || bytes[0] === 0x30
-        ? certificates(text.includes("-----BEGIN") ? text : bytes, opts)
+  const pgp = text.includes("-----BEGIN PGP PUBLIC KEY BLOCK-----") || isBinaryPgp(bytes);
+  if (pgp && owner === "staff") {
+    throw new KeysError("keys-unrecognised", "staff keys are S/MIME certificates, not OpenPGP");
+  }
+  let keys: StoredKey[] | null;
+  if (pgp) {
+    if (opts.keyBytes) throw new KeysError("keys-private-key", "OpenPGP keys take no key file");
+    keys = await pgpKeys(bytes, owner, opts.now);
+  } else if (owner === "recipient") {
+    if (hasPrivatePem(text) || isPkcs12(bytes) || opts.keyBytes) {
+      throw new KeysError(
+        "keys-private-key",
+        "the file holds a private key; a recipient's certificate is imported without one " +
+          "(--org or --staff import our own certificate with its key)",
+      );
+    }
+    keys =
+      text.includes("-----BEGIN CERTIFICATE-----") || bytes[0] === 0x30
+        ? certificates(text.includes("-----BEGIN") ? text : bytes, opts.now)
         : null;
+  } else {
+    keys = ownCertificate(bytes, owner, opts);
+  }
   if (keys === null) {
     throw new KeysError("keys-unrecognised", "not an OpenPGP public key or an X.509 certificate");
   }
@@ -68,14 +106,18 @@ function isBinaryPgp(bytes: Uint8Array): boolean {
   return first === 0x99 || first === 0x98 || first === 0xc6;
 }
 
-async function pgpKeys(bytes: Uint8Array, opts: ImportOptions): Promise<StoredKey[]> {
+async function pgpKeys(
+  bytes: Uint8Array,
+  owner: KeyOwner,
+  at: Date | undefined,
+): Promise<StoredKey[]> {
   let keys: PublicKey[];
   try {
     keys = await readPublicKeys(bytes);
   } catch (err) {
     throw new KeysError("keys-unrecognised", "the OpenPGP data could not be read", { cause: err });
   }
-  const now = opts.now ?? new Date();
+  const now = at ?? new Date();
   const stored: StoredKey[] = [];
   for (const key of keys) {
     const addresses: string[] = [];
@@ -93,7 +135,7 @@ async function pgpKeys(bytes: Uint8Array, opts: ImportOptions): Promise<StoredKe
     const expires = await key.getExpirationTime().catch(() => null);
     stored.push({
       id: key.getFingerprint().toUpperCase(),
-      kind: opts.organisation ? "org-pgp" : "pgp-public",
+      kind: owner === "organisation" ? "org-pgp" : "pgp-public",
       addresses: [...new Set(addresses)],
       source: "import",
       material: key.armor(),
@@ -104,34 +146,68 @@ async function pgpKeys(bytes: Uint8Array, opts: ImportOptions): Promise<StoredKe
   return stored;
 }
 
-function certificates(input: string | Uint8Array, opts: ImportOptions): StoredKey[] {
+function certificates(input: string | Uint8Array, at: Date | undefined): StoredKey[] {
   let ders: Buffer[];
-  let leaf: x509.X509Certificate;
   try {
     ders = readCertificates(input);
+    new x509.X509Certificate(ders[0] ?? Buffer.alloc(0));
+  } catch (err) {
+    throw new KeysError("keys-unrecognised", "not a readable certificate", { cause: err });
+  }
+  return [certificateKey(ders, "smime-cert", { at, privateMaterial: undefined })];
+}
+
+/** Our own certificate, with its private key when one is given (PKCS#12 or PEM). */
+function ownCertificate(bytes: Uint8Array, owner: KeyOwner, opts: ImportOptions): StoredKey[] {
+  let own;
+  try {
+    own = readOwnSmime(opts.keyBytes ? [bytes, opts.keyBytes] : [bytes], opts.password);
+  } catch (err) {
+    if (err instanceof OwnSmimeError) {
+      const code =
+        err.problem === "password-needed"
+          ? "keys-password-needed"
+          : err.problem === "key-mismatch"
+            ? "keys-key-mismatch"
+            : "keys-bad-private-key";
+      throw new KeysError(code, err.message, { cause: err });
+    }
+    if (err instanceof CaError) throw new KeysError("keys-bad-private-key", err.message);
+    throw new KeysError("keys-unrecognised", "not a readable certificate or key", { cause: err });
+  }
+  if (own.certificates.length === 0) {
+    throw new KeysError("keys-unrecognised", "no certificate in the file");
+  }
+  const privateMaterial = own.key?.export({ type: "pkcs8", format: "pem" }) as string | undefined;
+  const kind = owner === "staff" ? "staff-smime" : "org-smime";
+  return [certificateKey(own.certificates, kind, { at: opts.now, privateMaterial })];
+}
+
+function certificateKey(
+  ders: Buffer[],
+  kind: KeyKind,
+  o: { at: Date | undefined; privateMaterial: string | undefined },
+): StoredKey {
+  let leaf: x509.X509Certificate;
+  try {
     leaf = new x509.X509Certificate(ders[0] ?? Buffer.alloc(0));
   } catch (err) {
-    throw new KeysError(
-      "keys-unrecognised",
-      "not a readable certificate (PKCS#12 files hold private keys and are not imported here)",
-      { cause: err },
-    );
+    throw new KeysError("keys-unrecognised", "not a readable certificate", { cause: err });
   }
   const addresses = emailAddresses(leaf);
   if (addresses.length === 0) {
     throw new KeysError("keys-no-address", "the certificate names no e-mail address");
   }
-  return [
-    {
-      id: fingerprint(ders[0] as Buffer),
-      kind: opts.organisation ? "org-smime" : "smime-cert",
-      addresses,
-      source: "import",
-      material: ders.map((d) => toPem(d)).join(""),
-      notAfter: leaf.notAfter,
-      createdAt: opts.now ?? new Date(),
-    },
-  ];
+  return {
+    id: fingerprint(ders[0] as Buffer),
+    kind,
+    addresses,
+    source: "import",
+    material: ders.map((d) => toPem(d)).join(""),
+    privateMaterial: o.privateMaterial,
+    notAfter: leaf.notAfter,
+    createdAt: o.at ?? new Date(),
+  };
 }
 
 export async function listKeys(repository: KeyRepository, kinds?: KeyKind[]) {

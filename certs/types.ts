@@ -7,8 +7,9 @@
 export type KeyKind =
   | "smime-cert" // a recipient's S/MIME certificate (public)
   | "pgp-public" // a recipient's OpenPGP public key
-  | "org-smime" // the organisation's (or a sender's) S/MIME certificate with private key
-  | "org-pgp" // the organisation's OpenPGP key with private key
+  | "org-smime" // the organisation's own S/MIME certificate (shared; archive recipient, signer)
+  | "staff-smime" // one staff member's S/MIME certificate, used only for mail they send
+  | "org-pgp" // the organisation's OpenPGP public key (archive recipient)
   | "ca"; // the organisation's issuing CA (certificate and private key)
 
 export type KeySource = "import" | "wkd" | "keyserver" | "harvest" | "issued";

@@ -7,6 +7,7 @@ import {
   createCa,
   importCa,
   issueCertificate,
+  issuedStoredKey,
   loadCaFiles,
   readPrivateKey,
   saveCaFiles,
@@ -14,6 +15,7 @@ import {
   type KeyAlgorithm,
 } from "../certs/ca/index.js";
 import { fingerprint, nodeCertificate, pemBlocks } from "../certs/x509.js";
+import { openConfiguredRepository, type OpenKeyRepository } from "./keys.js";
 import { configFromFlags, withConfigFlags, type CommonFlags } from "./options.js";
 
 /** The CA passphrase comes from a file or the environment, never from the command line. */
@@ -63,9 +65,13 @@ interface IssueFlags extends CommonFlags {
   legacyP12?: boolean;
   passphraseFile?: string;
   p12PasswordFile?: string;
+  store?: boolean;
 }
 
-export function registerCertsCommands(program: Command): void {
+export function registerCertsCommands(
+  program: Command,
+  open: OpenKeyRepository = openConfiguredRepository,
+): void {
   const certs = program
     .command("certs")
     .description("the organisation's issuing CA and S/MIME certificates for staff");
@@ -179,8 +185,9 @@ export function registerCertsCommands(program: Command): void {
       "--p12-password-file <file>",
       "PKCS#12 password (default $SEALGATE_P12_PASSWORD, else generated)",
     )
+    .option("--store", "also keep it in the key store, so the gateway signs that member's mail")
     .description("issue an S/MIME certificate for a staff address from the CA")
-    .action(run(issue));
+    .action(run((address: string, flags: IssueFlags) => issue(address, flags, open)));
 }
 
 function positive(value: string, flag: string): number {
@@ -190,7 +197,7 @@ function positive(value: string, flag: string): number {
   return n;
 }
 
-async function issue(address: string, flags: IssueFlags): Promise<void> {
+async function issue(address: string, flags: IssueFlags, open: OpenKeyRepository): Promise<void> {
   const algorithm = flags.algorithm ?? "rsa-3072";
   if (!LEAF_ALGORITHMS.includes(algorithm)) {
     throw new CaError("ca_bad_key", `--algorithm must be one of ${LEAF_ALGORITHMS.join(", ")}`);
@@ -242,4 +249,14 @@ async function issue(address: string, flags: IssueFlags): Promise<void> {
     `issued certificate, expires ${issued.notAfter.toISOString().slice(0, 10)}:\n` +
       written.map((f) => `  ${f}\n`).join(""),
   );
+  if (flags.store === true) {
+    const opened = await open(flags);
+    try {
+      const stored = issuedStoredKey(issued, address);
+      await opened.repository.putKey(stored);
+      process.stdout.write(`stored as staff-smime ${stored.id} (private key sealed)\n`);
+    } finally {
+      await opened.close();
+    }
+  }
 }

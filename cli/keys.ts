@@ -1,4 +1,6 @@
 import { readFile } from "node:fs/promises";
+import { createInterface } from "node:readline";
+import { Writable } from "node:stream";
 import type { Command } from "commander";
 import { KeysError, importKeys, listKeys, removeKey } from "../certs/keys.js";
 import type { KeyKind, KeyRepository, StoredKey } from "../certs/types.js";
@@ -13,7 +15,7 @@ export interface OpenedRepository {
 
 export type OpenKeyRepository = (flags: CommonFlags) => Promise<OpenedRepository>;
 
-const KINDS: KeyKind[] = ["smime-cert", "pgp-public", "org-smime", "org-pgp", "ca"];
+const KINDS: KeyKind[] = ["smime-cert", "pgp-public", "org-smime", "staff-smime", "org-pgp", "ca"];
 
 /** The key tables of the configured store (SQLite or PostgreSQL), private keys sealed. */
 export const openConfiguredRepository: OpenKeyRepository = async (flags) => {
@@ -30,19 +32,33 @@ export function registerKeysCommands(
   const keys = program.command("keys").description("manage recipients' and our own public keys");
 
   withConfigFlags(keys.command("import"))
-    .argument("<file>", "OpenPGP public key (armored or binary) or certificate (PEM or DER)")
-    .option("--org", "the organisation's own key (added to encrypted copies for the archive)")
+    .argument(
+      "<file>",
+      "OpenPGP public key, certificate (PEM or DER), or with --org/--staff PKCS#12",
+    )
+    .argument("[keyfile]", "with --org/--staff: the certificate's private key (PEM)")
+    .option("--org", "the organisation's own key (added to encrypted copies; signs when it can)")
+    .option("--staff", "one staff member's S/MIME certificate (signs and reads their own mail)")
+    .option("--password-file <file>", "password of a PKCS#12 file or encrypted key")
+    .option("--password-env <name>", "environment variable holding that password")
+    .option("--password-prompt", "ask for that password on the terminal")
     .description("store the keys in a file, with the addresses they are for")
-    .action((file: string, flags: CommonFlags & { org?: boolean }) =>
+    .action((file: string, keyFile: string | undefined, flags: ImportFlags) =>
       run(open, flags, async (repository) => {
-        let bytes: Buffer;
-        try {
-          bytes = await readFile(file);
-        } catch {
-          throw new KeysError("keys-unrecognised", `cannot read ${file}`);
+        if (flags.org === true && flags.staff === true) {
+          throw new KeysError("keys-unrecognised", "give --org or --staff, not both");
         }
-        const stored = await importKeys(repository, bytes, { organisation: flags.org === true });
-        for (const k of stored) process.stdout.write(`imported ${describe(k)}\n`);
+        const owner =
+          flags.org === true ? "organisation" : flags.staff === true ? "staff" : "recipient";
+        const stored = await importKeys(repository, await readInput(file), {
+          owner,
+          keyBytes: keyFile === undefined ? undefined : await readInput(keyFile),
+          password: await password(flags),
+        });
+        for (const k of stored) {
+          const key = k.privateMaterial === undefined ? "" : " (private key stored, sealed)";
+          process.stdout.write(`imported ${describe(k)}${key}\n`);
+        }
       }),
     );
 
@@ -78,6 +94,53 @@ export function registerKeysCommands(
         process.stdout.write(`removed ${describe(removed)}\n`);
       }),
     );
+}
+
+interface ImportFlags extends CommonFlags {
+  org?: boolean;
+  staff?: boolean;
+  passwordFile?: string;
+  passwordEnv?: string;
+  passwordPrompt?: boolean;
+}
+
+async function readInput(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch {
+    throw new KeysError("keys-unrecognised", `cannot read ${file}`);
+  }
+}
+
+/** The PKCS#12 or key password: from a file, a named variable or the terminal, never argv. */
+async function password(flags: ImportFlags): Promise<string | undefined> {
+  if (flags.passwordFile !== undefined) {
+    return (await readInput(flags.passwordFile)).toString("utf8").replace(/\r?\n$/, "");
+  }
+  if (flags.passwordEnv !== undefined) {
+    const value = process.env[flags.passwordEnv];
+    if (value === undefined) {
+      throw new KeysError("keys-password-needed", `${flags.passwordEnv} is not set`);
+    }
+    return value;
+  }
+  if (flags.passwordPrompt === true) return prompt("password: ");
+  return undefined;
+}
+
+async function prompt(question: string): Promise<string> {
+  if (!process.stdin.isTTY) {
+    throw new KeysError("keys-password-needed", "--password-prompt needs a terminal");
+  }
+  process.stderr.write(question);
+  const silent = new Writable({ write: (_chunk, _enc, done) => done() });
+  const rl = createInterface({ input: process.stdin, output: silent, terminal: true });
+  try {
+    return await new Promise<string>((resolve) => rl.question("", resolve));
+  } finally {
+    rl.close();
+    process.stderr.write("\n");
+  }
 }
 
 function describe(k: StoredKey): string {

@@ -105,7 +105,7 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
     prober,
     http: options.keyLookupHttp ?? { ca: nextHopRoots(config) },
   });
-  const builder = new CopyBuilder({ repository: keys, secure: config.secure });
+  const builder = new CopyBuilder({ repository: keys, secure: config.secure, logger });
   const portalStore = config.portal.enabled ? await openPortalStore(config) : null;
   const portal = portalStore
     ? new PortalCore({

@@ -156,22 +156,25 @@ t.test("PKCS#12 output opens with its password in openssl, in both layouts", asy
   }
 });
 
-t.test("the CA and issued keys go into a key repository encrypted", async (t) => {
-  const repo = new MemoryKeyRepository();
-  const ca = await createCa({ passphrase: PASSPHRASE });
-  await saveCaToRepository(repo, ca);
-  const loaded = await loadCaFromRepository(repo);
-  t.same(loaded, ca);
-  const leaf = await issueCertificate(loaded, "Staff@Clinic.example", {
-    passphrase: PASSPHRASE,
-    algorithm: "ec-p256",
-  });
-  await repo.putKey(
-    issuedStoredKey(leaf, "Staff@Clinic.example", { passphrase: "a store KEK phrase" }),
-  );
-  const [stored] = await repo.keysForAddress("staff@clinic.example", ["org-smime"]);
-  t.equal(stored?.source, "issued");
-  t.match(stored?.privateMaterial ?? "", /ENCRYPTED PRIVATE KEY/);
-  t.ok(readPrivateKey(stored?.privateMaterial ?? "", "a store KEK phrase"));
-  await t.rejects(loadCaFromRepository(new MemoryKeyRepository()), { code: "ca_missing" });
-});
+t.test(
+  "the CA goes into a key repository encrypted, an issued key as the staff signer",
+  async (t) => {
+    const repo = new MemoryKeyRepository();
+    const ca = await createCa({ passphrase: PASSPHRASE });
+    await saveCaToRepository(repo, ca);
+    const loaded = await loadCaFromRepository(repo);
+    t.same(loaded, ca);
+    const leaf = await issueCertificate(loaded, "Staff@Clinic.example", {
+      passphrase: PASSPHRASE,
+      algorithm: "ec-p256",
+    });
+    await repo.putKey(issuedStoredKey(leaf, "Staff@Clinic.example"));
+    const [stored] = await repo.keysForAddress("staff@clinic.example", ["staff-smime"]);
+    t.equal(stored?.source, "issued");
+    t.match(loaded.encryptedKeyPem, /ENCRYPTED PRIVATE KEY/, "the CA key keeps its passphrase");
+    // The repository seals private material with the KEK; what it is handed is usable as is.
+    t.match(stored?.privateMaterial ?? "", /^-----BEGIN PRIVATE KEY-----/);
+    t.ok(readPrivateKey(stored?.privateMaterial ?? ""), "readable without a passphrase");
+    await t.rejects(loadCaFromRepository(new MemoryKeyRepository()), { code: "ca_missing" });
+  },
+);

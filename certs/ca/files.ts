@@ -9,7 +9,7 @@ import type { KeyRepository, StoredKey } from "../types.js";
 import { fingerprint, nodeCertificate, pemBlocks } from "../x509.js";
 import type { CaMaterial } from "./ca.js";
 import { CaError } from "./errors.js";
-import { encryptPrivateKey, readPrivateKey } from "./keys.js";
+import { readPrivateKey } from "./keys.js";
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(
@@ -76,21 +76,28 @@ export async function loadCaFromRepository(repo: KeyRepository): Promise<CaMater
   return { certPem: ca.material, encryptedKeyPem: ca.privateMaterial };
 }
 
-/** An issued certificate as the organisation's S/MIME key (source "issued"), key encrypted. */
+/**
+ * An issued certificate as the staff member's own S/MIME key (kind staff-smime, source
+ * "issued"), so the gateway signs that member's mail with it and adds it to their copies. The
+ * key is handed over as plain PKCS#8: every KeyRepository seals private material at rest with
+ * the key-encryption key (gateway/keys/kek.ts), and the signer needs it without a passphrase.
+ */
 export function issuedStoredKey(
   issued: { certPem: string; keyPem: string; chainPem: string; notAfter: Date },
   address: string,
-  o: { passphrase: string },
 ): StoredKey {
   const der = pemBlocks(issued.certPem)[0];
   if (!der) throw new CaError("ca_bad_certificate", "the issued material holds no certificate");
   return {
     id: fingerprint(der),
-    kind: "org-smime",
-    addresses: [address.toLowerCase()],
+    kind: "staff-smime",
+    addresses: [address.trim().toLowerCase()],
     source: "issued",
     material: issued.certPem + issued.chainPem,
-    privateMaterial: encryptPrivateKey(readPrivateKey(issued.keyPem), o.passphrase),
+    privateMaterial: readPrivateKey(issued.keyPem).export({
+      type: "pkcs8",
+      format: "pem",
+    }) as string,
     notAfter: issued.notAfter,
     createdAt: new Date(),
   };

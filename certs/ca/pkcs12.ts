@@ -81,7 +81,7 @@ function pbes2Encrypt(
  * RFC 7292 Appendix B.2 key derivation: id 1 (cipher key), 2 (IV) or 3 (MAC key), with the
  * password as a NUL-terminated big-endian BMPString.
  */
-function p12Kdf(
+export function p12Kdf(
   o: { hash: "sha1" | "sha256"; password: string; salt: Buffer; id: 1 | 2 | 3; iterations: number },
   length: number,
 ): Buffer {

@@ -1,6 +1,6 @@
 import type { EncryptMethod } from "../../policy/index.js";
 import type { Config } from "../config/index.js";
-import type { Choice, CopyBuilder, RecipientSelector } from "../secure/index.js";
+import type { Choice, CopyBuilder, CopyDetail, RecipientSelector } from "../secure/index.js";
 import type { DeliveryPlan, NewEvent, RouteKind } from "../store/index.js";
 
 /**
@@ -83,11 +83,11 @@ async function build(
   raw: Buffer,
   choice: Choice,
   builder: CopyBuilder,
-): Promise<{ choice: Choice; bytes?: Buffer }> {
+): Promise<{ choice: Choice; bytes?: Buffer; detail?: CopyDetail }> {
   try {
     if (choice.method === "smime")
-      return { choice, bytes: await builder.smime(raw, choice.certificate) };
-    if (choice.method === "pgp") return { choice, bytes: await builder.pgp(raw, choice.key) };
+      return { choice, ...(await builder.smimeCopy(raw, choice.certificate)) };
+    if (choice.method === "pgp") return { choice, ...(await builder.pgpCopy(raw, choice.key)) };
     return { choice };
   } catch (err) {
     // A copy that cannot be encrypted is never sent another way the policy did not choose.
@@ -156,6 +156,8 @@ export async function routeSensitive(
         b.choice.method === "portal" && !o.portal
           ? `${b.choice.reason}; portal not running, copy held`
           : b.choice.reason,
+      // Which of our own keys the copy also carries (fingerprints only), and who signed.
+      ...(b.detail ?? {}),
       ...(hopOf.has(b.address) ? { nextHop: hopOf.get(b.address) } : { held: true }),
     },
   }));

@@ -1,7 +1,13 @@
 import type { EncryptMethod } from "../../policy/index.js";
 import type { RouteKind } from "../store/index.js";
 
-export { CopyBuilder, type TransformOptions } from "./transform.js";
+export {
+  CopyBuilder,
+  type Copy,
+  type CopyDetail,
+  type OwnKeyUse,
+  type TransformOptions,
+} from "./transform.js";
 export {
   narrowOrder,
   RecipientSelector,

@@ -4,62 +4,182 @@ import { encryptPgpMimeToBuffer } from "../../certs/pgp/index.js";
 import { encryptSmime, protectHeaders, signSmime } from "../../certs/smime/index.js";
 import type { KeyRepository, StoredKey } from "../../certs/types.js";
 import type { SecureConfig } from "../config/schema.js";
+import type { Logger } from "../log.js";
 
 /**
  * Builds one recipient's encrypted copy: outer headers (From, To, Cc, Date, Message-ID ...
- * and a neutral Subject) around the original entity, encrypted to the recipient and to the
- * organisation's own certificate or archive key when the key store holds one, so the sent
- * copy stays readable. Bcc never travels: neither method copies it inside or out.
+ * and a neutral Subject) around the original entity, encrypted to the recipient and to our own
+ * certificates, so the sent copy stays readable: the sender's own S/MIME certificate (kind
+ * staff-smime, or an org-smime one for the From address) and the organisation's shared one
+ * (org-smime for another address), or the organisation's archive OpenPGP key. Bcc never
+ * travels: neither method copies it inside or out.
  */
 
 export interface TransformOptions {
   repository: KeyRepository;
   secure: SecureConfig;
-  /** Clock for the organisation's key checks. Default: now. */
+  /** Clock for our own keys' validity. Default: now. */
   now?: (() => Date) | undefined;
+  /** Where warnings about our own keys go (no addresses, no content). Default: none. */
+  logger?: Pick<Logger, "warn"> | undefined;
+}
+
+/** One of our own keys a copy used, for the secure:route event: role and fingerprint. */
+export interface OwnKeyUse {
+  role: "sender" | "organisation" | "archive";
+  id: string;
+}
+
+/** What a copy holds besides the recipient's key; merged into the secure:route event. */
+export interface CopyDetail {
+  /** Our own certificates or keys the copy is also encrypted to. */
+  alsoEncryptedTo: OwnKeyUse[];
+  /** S/MIME: who signed (signing configured), or null when no key could. */
+  signedBy?: OwnKeyUse | null;
+  /** PGP: why a stored archive key was not used. */
+  archiveRejected?: string[];
+}
+
+export interface Copy {
+  bytes: Buffer;
+  detail: CopyDetail;
+}
+
+/** Warn about missing signing keys at most this often. */
+const WARN_EVERY_MS = 3600_000;
+
+/** The first mailbox's address of a From value ("Name <a@b>" or "a@b"), lower-case. */
+function mailbox(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const angle = /<\s*([^<>\s]+@[^<>\s]+)\s*>/.exec(value)?.[1];
+  const bare = /([^\s<>,;:"()]+@[^\s<>,;:"()]+)/.exec(value)?.[1];
+  return (angle ?? bare)?.toLowerCase() ?? null;
 }
 
 export class CopyBuilder {
   readonly #o: TransformOptions;
+  #warnedAt = -Infinity;
 
   constructor(options: TransformOptions) {
     this.#o = options;
   }
 
-  /** An S/MIME copy (RFC 8551), optionally signed first by the organisation. */
+  /** An S/MIME copy (RFC 8551), bytes only. */
   async smime(raw: Buffer, certificate: string): Promise<Buffer> {
+    return (await this.smimeCopy(raw, certificate)).bytes;
+  }
+
+  /**
+   * An S/MIME copy, signed first when secure.smime.signWithOrganisation is on: with the
+   * sender's own key when the store holds one, else with the organisation's.
+   */
+  async smimeCopy(raw: Buffer, certificate: string): Promise<Copy> {
     const s = this.#o.secure;
     const { inner, outer } = protectHeaders(raw, { neutralSubject: s.neutralSubject });
-    const org = await this.#organisationCertificate();
+    const from = mailbox(outer.find((h) => h.name.toLowerCase() === "from")?.value);
+    const own = await this.#ownCertificates(from);
+    const detail: CopyDetail = {
+      alsoEncryptedTo: own.map((o) => ({ role: o.role, id: o.key.id })),
+    };
+
     let entity = inner;
-    if (s.smime.signWithOrganisation && org?.privateMaterial) {
-      entity = await signSmime(inner, { certPem: org.material, keyPem: org.privateMaterial });
+    if (s.smime.signWithOrganisation) {
+      const signer = own.find((o) => o.key.privateMaterial !== undefined);
+      if (signer?.key.privateMaterial !== undefined) {
+        entity = await signSmime(inner, {
+          certPem: signer.key.material,
+          keyPem: signer.key.privateMaterial,
+          chainPem: chainOf(signer.key.material),
+        });
+        detail.signedBy = { role: signer.role, id: signer.key.id };
+      } else {
+        detail.signedBy = null;
+        this.#warnUnsigned(own.length === 0 ? "no certificate" : "no private key");
+      }
     }
-    return encryptSmime(entity, {
-      recipients: org ? [certificate, org.material] : [certificate],
+    const bytes = await encryptSmime(entity, {
+      recipients: [certificate, ...own.map((o) => o.key.material)],
       contentEncryption: s.smime.contentEncryption,
       rsaPadding: s.smime.rsaPadding,
       outerHeaders: outer,
     });
+    return { bytes, detail };
   }
 
-  /** A PGP/MIME copy (RFC 3156) carrying the whole original entity. */
+  /** A PGP/MIME copy (RFC 3156) carrying the whole original entity, bytes only. */
   async pgp(raw: Buffer, key: PublicKey): Promise<Buffer> {
+    return (await this.pgpCopy(raw, key)).bytes;
+  }
+
+  /** A PGP/MIME copy, also encrypted to the organisation's archive key when one is usable. */
+  async pgpCopy(raw: Buffer, key: PublicKey): Promise<Copy> {
     const now = this.#o.now?.() ?? new Date();
     const archive = await findArchiveKey(this.#o.repository, { now });
-    return encryptPgpMimeToBuffer(raw, {
+    const bytes = await encryptPgpMimeToBuffer(raw, {
       recipients: [key],
       archiveKey: archive.kind === "found" ? archive.key : undefined,
       neutralSubject: this.#o.secure.neutralSubject,
     });
+    if (archive.kind === "found") {
+      return { bytes, detail: { alsoEncryptedTo: [{ role: "archive", id: archive.stored.id }] } };
+    }
+    const rejected = archive.rejections.map((r) => `${r.keyId}: ${r.reason}`);
+    return {
+      bytes,
+      detail: {
+        alsoEncryptedTo: [],
+        ...(rejected.length > 0 ? { archiveRejected: rejected } : {}),
+      },
+    };
   }
 
-  /** The organisation's newest S/MIME certificate still inside its validity period. */
-  async #organisationCertificate(): Promise<StoredKey | null> {
+  /**
+   * Our certificates for this copy, signer candidates first: the sender's own (a staff-smime
+   * or org-smime certificate naming the From address; one with a key preferred), then the
+   * organisation's shared one (the newest org-smime certificate for another address). A staff
+   * member's certificate is never used for someone else's mail.
+   */
+  async #ownCertificates(
+    from: string | null,
+  ): Promise<{ role: "sender" | "organisation"; key: StoredKey }[]> {
     const now = (this.#o.now?.() ?? new Date()).getTime();
-    const keys = await this.#o.repository.listKeys(["org-smime"]);
-    const valid = keys.filter((k) => k.notAfter === null || k.notAfter.getTime() > now);
-    valid.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());
-    return valid[0] ?? null;
+    const valid = (k: StoredKey) => k.notAfter === null || k.notAfter.getTime() > now;
+    const best = (keys: StoredKey[]) =>
+      keys
+        .filter(valid)
+        .sort(
+          (a, b) =>
+            Number(b.privateMaterial !== undefined) - Number(a.privateMaterial !== undefined) ||
+            b.createdAt.getTime() - a.createdAt.getTime(),
+        )[0];
+    const repo = this.#o.repository;
+    const sender = from
+      ? best(await repo.keysForAddress(from, ["staff-smime", "org-smime"]))
+      : undefined;
+    const shared = (await repo.listKeys(["org-smime"])).filter(
+      (k) => from === null || !k.addresses.includes(from),
+    );
+    const organisation = best(shared);
+    const out: { role: "sender" | "organisation"; key: StoredKey }[] = [];
+    if (sender) out.push({ role: "sender", key: sender });
+    if (organisation) out.push({ role: "organisation", key: organisation });
+    return out;
   }
+
+  #warnUnsigned(why: "no certificate" | "no private key"): void {
+    const now = Date.now();
+    if (now - this.#warnedAt < WARN_EVERY_MS) return;
+    this.#warnedAt = now;
+    this.#o.logger?.warn(
+      { event: "secure:smime-unsigned", reason: why },
+      "S/MIME signing is on but no signing key is stored; copies go out unsigned " +
+        "(sealgate keys import --org or --staff CERT KEY)",
+    );
+  }
+}
+
+/** The certificates after the first in a stored PEM bundle (the signer's chain). */
+function chainOf(material: string): string[] {
+  const blocks = material.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
+  return (blocks ?? []).slice(1).map((b) => `${b}\n`);
 }
