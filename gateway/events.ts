@@ -22,7 +22,7 @@ export const EVENT_NAMES = [
   "portal:replied", // the recipient replied in the portal; data: portalId, replyQueueId
   "portal:revoked", // an admin withdrew it; data: portalId, by
   "portal:expired", // its body and key were deleted at expiry; data: portalId
-  "portal:sign-in-failed", // a wrong code or password; data: kind, failures, locked
+  "portal:sign-in-failed", // a wrong code, password or passphrase; data: kind, failures, locked
   "portal:password-set", // an address set or reset its password; data: purpose
 ] as const;
 

@@ -206,18 +206,19 @@ const cases: Case[] = [
       t.match(await store.getAccount(A), {
         codeFailures: 2,
         passwordFailures: 0,
-        lockedUntil: null,
+        locks: { code: null, password: null, passphrase: null },
       });
 
       const third = await store.recordFailure(A, "code", 3, lockUntil);
       t.equal(third.failures, 3, "the failure that reached the limit");
       t.same(third.lockedUntil, lockUntil, "locked until the given time");
       t.match(await store.getAccount(A), { codeFailures: 0, passwordHash: null });
-      t.same((await store.getAccount(A))?.lockedUntil, lockUntil);
+      t.same((await store.getAccount(A))?.locks.code, lockUntil);
+      t.same((await store.getAccount(A))?.locks.password, null, "only codes are locked");
 
       const next = await store.recordFailure(A, "code", 3, at(60 * MINUTE));
       t.same(next, { failures: 1, lockedUntil: null }, "the counter starts again");
-      t.same((await store.getAccount(A))?.lockedUntil, lockUntil, "the lock stays as it was");
+      t.same((await store.getAccount(A))?.locks.code, lockUntil, "the lock stays as it was");
       t.same(await store.recordFailure(A, "password", 3, lockUntil), {
         failures: 1,
         lockedUntil: null,
@@ -248,13 +249,15 @@ const cases: Case[] = [
   [
     "setPassword creates the account, and on an existing one clears failures and lock",
     async (t, store) => {
+      const unlocked = { code: null, password: null, passphrase: null };
       await store.setPassword(B, "scrypt$new");
       t.same(await store.getAccount(B), {
         address: B,
         passwordHash: "scrypt$new",
         codeFailures: 0,
         passwordFailures: 0,
-        lockedUntil: null,
+        passphraseFailures: 0,
+        locks: unlocked,
       });
 
       await store.recordFailure(A, "password", 1, at(MINUTE));
@@ -265,8 +268,75 @@ const cases: Case[] = [
         passwordHash: "scrypt$a",
         codeFailures: 0,
         passwordFailures: 0,
-        lockedUntil: null,
+        passphraseFailures: 0,
+        locks: unlocked,
       });
+    },
+  ],
+  [
+    "each kind of failure has its own lock",
+    async (t, store) => {
+      await store.recordFailure(A, "password", 1, at(MINUTE));
+      t.match(await store.getAccount(A), { locks: { password: at(MINUTE), code: null } });
+      await store.recordFailure(A, "passphrase", 1, at(2 * MINUTE));
+      t.same((await store.getAccount(A))?.locks, {
+        code: null,
+        password: at(MINUTE),
+        passphrase: at(2 * MINUTE),
+      });
+    },
+  ],
+  [
+    "countCodeMail allows max mails per window and a new window after it",
+    async (t, store) => {
+      const hour = 60 * MINUTE;
+      const results = [];
+      for (let i = 0; i < 4; i++)
+        results.push(await store.countCodeMail(A, at(i * MINUTE), hour, 3));
+      t.same(results, [true, true, true, false], "the fourth within the hour is refused");
+      t.equal(await store.countCodeMail(B, at(3 * MINUTE), hour, 3), true, "per address");
+      t.equal(await store.countCodeMail(A, at(59 * MINUTE), hour, 3), false, "still the window");
+      t.equal(await store.countCodeMail(A, at(hour), hour, 3), true, "a new window at the hour");
+      t.equal(await store.countCodeMail(A, at(hour + MINUTE), hour, 3), true);
+    },
+  ],
+  [
+    "deleteSessionsFor ends the address's other sessions and their unlocks",
+    async (t, store) => {
+      const s = (address: string) => ({
+        idHash: hex(),
+        address,
+        csrfToken: "c",
+        createdAt: T0,
+        expiresAt: at(DAY),
+      });
+      const [keep, other, third, bs] = [s(A), s(A), s(A), s(B)];
+      for (const x of [keep, other, third, bs]) await store.putSession(x);
+      await store.putUnlock(other.idHash, "m1", at(DAY));
+      await store.putUnlock(keep.idHash, "m1", at(DAY));
+      t.equal(await store.deleteSessionsFor(A, keep.idHash), 2, "two other sessions ended");
+      t.equal(await store.getSession(other.idHash), null);
+      t.equal(await store.getSession(third.idHash), null);
+      t.ok(await store.getSession(keep.idHash), "the kept one stays");
+      t.ok(await store.getSession(bs.idHash), "another address's stays");
+      t.equal(await store.isUnlocked(other.idHash, "m1", T0), false, "its unlock went with it");
+      t.equal(await store.isUnlocked(keep.idHash, "m1", T0), true);
+      t.equal(await store.deleteSessionsFor(B), 1, "without a kept one, all go");
+    },
+  ],
+  [
+    "an unlock holds for its session and message until it expires",
+    async (t, store) => {
+      const session = hex();
+      await store.putUnlock(session, "m1", at(MINUTE));
+      t.equal(await store.isUnlocked(session, "m1", T0), true);
+      t.equal(await store.isUnlocked(session, "m2", T0), false, "not another message");
+      t.equal(await store.isUnlocked(hex(), "m1", T0), false, "not another session");
+      t.equal(await store.isUnlocked(session, "m1", at(MINUTE)), false, "not after it expires");
+      await store.putUnlock(session, "m1", at(DAY));
+      t.equal(await store.isUnlocked(session, "m1", at(MINUTE)), true, "a new unlock extends it");
+      await store.deleteSession(session);
+      t.equal(await store.isUnlocked(session, "m1", T0), false, "signing out removes it");
     },
   ],
   [

@@ -288,6 +288,8 @@ export const portalSchema = z
     maxCodeAttempts: z.number().int().positive().default(5),
     /** Wrong passwords before the address is locked. Default 5. */
     maxPasswordAttempts: z.number().int().positive().default(5),
+    /** Code mails one address can be sent per hour, whoever asks. Default 5. */
+    maxCodeMailsPerHour: z.number().int().positive().default(5),
     /** Minutes an address stays locked after too many wrong tries. Default 15. */
     lockMinutes: z.number().int().positive().default(15),
     /** Hours a portal session lasts. Default 12. */

@@ -1,9 +1,16 @@
 import { createHmac } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import type { Config } from "../config/index.js";
 import type { AttemptResult, RecipientReply } from "../deliver/index.js";
 import type { EventName } from "../events.js";
 import type { Logger } from "../log.js";
-import type { LeasedDelivery, PortalStore, Store, StoredPortalMessage } from "../store/index.js";
+import type {
+  FailureKind,
+  LeasedDelivery,
+  PortalStore,
+  Store,
+  StoredPortalMessage,
+} from "../store/index.js";
 import {
   checkPassword,
   codeHash,
@@ -17,11 +24,20 @@ import {
   sha256,
 } from "./crypto.js";
 import { PortalError } from "./errors.js";
-import { buildCodeMail, buildNotice, buildReply, generated, headerFacts } from "./mail.js";
+import {
+  buildCodeMail,
+  buildNotice,
+  buildReply,
+  buildSenderCopy,
+  generated,
+  headerFacts,
+} from "./mail.js";
 import type {
   AccountStatus,
   CodeCheck,
   CodePurpose,
+  CodeSend,
+  PassphraseCheck,
   NewSession,
   OpenResult,
   PasswordCheck,
@@ -35,6 +51,7 @@ import type {
   SessionInfo,
   TokenTarget,
 } from "./service.js";
+import { en, type Strings } from "./web/strings.js";
 
 /**
  * The portal core: wraps a sensitive copy for a recipient (sealed body, notice with a link),
@@ -56,6 +73,17 @@ export interface PortalCoreOptions {
   now?: (() => Date) | undefined;
   /** Told after a code mail or a reply is queued, so the queue runner looks now. */
   onQueued?: (() => void) | undefined;
+  /** The language of notices and code mail. Default English (web/strings.ts). */
+  strings?: Strings | undefined;
+  /** Where `{env: NAME}` passphrases are read. Default process.env. */
+  env?: NodeJS.ProcessEnv | undefined;
+}
+
+/** What policy decided for a message's portal copies (its policy:verdict event). */
+interface CopyPolicy {
+  days: number;
+  showSubject: boolean;
+  passphraseFrom: { env: string } | { file: string } | null;
 }
 
 /** Passwords the portal accepts, in characters (NIST SP 800-63B §3.1.1.2: long, not complex). */
@@ -72,9 +100,11 @@ export class PortalCore implements PortalService {
   readonly #o: PortalCoreOptions;
   readonly #tokenKey: Buffer;
   readonly #log: Logger;
+  readonly #s: Strings;
 
   constructor(options: PortalCoreOptions) {
     this.#o = options;
+    this.#s = options.strings ?? en;
     // Link tokens are derived, not drawn: a retried wrap of the same copy (a crash between
     // storing and recording) mails a link that still works, and only the hash is stored.
     this.#tokenKey = createHmac("sha256", options.kek).update("sealgate portal token").digest();
@@ -138,7 +168,10 @@ export class PortalCore implements PortalService {
     const message = delivery.message;
     const facts = await headerFacts(delivery.raw, message.envelope.mailFrom);
     const replies: RecipientReply[] = [];
-    const days = await this.#expiryDays(message.id);
+    const policy = await this.#copyPolicy(message.id);
+    const days = policy.days;
+    // Read and hashed at wrap time, once per run: the policy file names where it is kept.
+    const passphrase = policy.passphraseFrom ? await this.#passphrase(policy.passphraseFrom) : null;
     for (const r of delivery.recipients) {
       if (r.state !== "pending") continue;
       const owner = r.address.toLowerCase();
@@ -163,20 +196,25 @@ export class PortalCore implements PortalService {
         direction: "received",
         counterpart: facts.fromAddress,
         counterpartName: facts.fromName,
-        subject: this.#c.showSubject ? facts.subject : null,
+        subject: policy.showSubject ? facts.subject : null,
         tokenHash: sha256(this.#token(portalId)),
         createdAt,
         expiresAt,
         wrappedKey: sealed.wrappedKey,
         body: sealed.body,
-        passphraseHash: null,
+        passphraseHash: passphrase === null ? null : await hashPassword(passphrase),
         inReplyTo: null,
       });
-      const noticeQueueId = await this.#queueNotice(portalId, owner, facts, expiresAt, message);
+      const noticeQueueId = await this.#queueNotice(portalId, owner, facts, {
+        expiresAt,
+        original: message,
+        showSubject: policy.showSubject,
+      });
       await this.#event(message.id, "portal:stored", r.address, {
         portalId,
         noticeQueueId,
         expiresAt: expiresAt.toISOString(),
+        ...(passphrase === null ? {} : { passphrase: "required" }),
       });
       replies.push({
         address: r.address,
@@ -193,39 +231,87 @@ export class PortalCore implements PortalService {
   }
 
   /**
-   * The lifetime policy gave this message's portal copies (`encrypt: {portalExpiryDays}`,
-   * recorded in its policy:verdict event), else portal.expiryDays.
+   * What policy gave this message's portal copies (`encrypt: {portalExpiryDays, passphrase,
+   * showSubject}`, recorded in its policy:verdict event), else the portal's configuration.
    */
-  async #expiryDays(queueId: string): Promise<number> {
+  async #copyPolicy(queueId: string): Promise<CopyPolicy> {
     const events = await this.#o.queue.events(queueId);
-    const verdict = events.findLast((e) => e.name === "policy:verdict");
-    const days = verdict?.data?.portalExpiryDays;
-    return typeof days === "number" && days > 0 ? days : this.#c.expiryDays;
+    const data = events.findLast((e) => e.name === "policy:verdict")?.data ?? {};
+    const days = data.portalExpiryDays;
+    const show = data.portalShowSubject;
+    const from = data.portalPassphraseFrom as Record<string, unknown> | undefined;
+    let passphraseFrom: CopyPolicy["passphraseFrom"] = null;
+    if (typeof from?.env === "string") passphraseFrom = { env: from.env };
+    else if (typeof from?.file === "string") passphraseFrom = { file: from.file };
+    else if (data.portalPassphrase !== undefined) {
+      // Required, but the verdict does not say where from: never store the copy without it.
+      throw new PortalError("PORTAL_PASSPHRASE_UNAVAILABLE", "policy asks for a passphrase");
+    }
+    return {
+      days: typeof days === "number" && days > 0 ? days : this.#c.expiryDays,
+      showSubject: typeof show === "boolean" ? show : this.#c.showSubject,
+      passphraseFrom,
+    };
+  }
+
+  /**
+   * The passphrase policy named. Missing or empty fails the wrap (the runner defers the copy
+   * and it is never sent without one); the error names the variable or file, not the value.
+   */
+  async #passphrase(from: { env: string } | { file: string }): Promise<string> {
+    let value: string | undefined;
+    let where: string;
+    if ("env" in from) {
+      where = `environment variable ${from.env}`;
+      value = (this.#o.env ?? process.env)[from.env];
+    } else {
+      where = `file ${from.file}`;
+      value = await readFile(from.file, "utf8").catch(() => undefined);
+    }
+    const trimmed = value?.replace(/\r?\n$/, "") ?? "";
+    if (trimmed.length === 0) {
+      throw new PortalError(
+        "PORTAL_PASSPHRASE_UNAVAILABLE",
+        `policy asks for a portal passphrase from the ${where}, which is missing or empty`,
+      );
+    }
+    return trimmed;
   }
 
   async #queueNotice(
     portalId: string,
     to: string,
     facts: Awaited<ReturnType<typeof headerFacts>>,
-    expiresAt: Date,
-    original: LeasedDelivery["message"],
+    o: { expiresAt: Date; original: LeasedDelivery["message"]; showSubject: boolean },
   ): Promise<string> {
     const organisation = this.#o.config.organisation;
+    const subject = o.showSubject && facts.subject ? facts.subject : this.#neutralSubject();
     const raw = await buildNotice({
+      strings: this.#s,
       organisation,
       logoUrl: this.#c.organisationLogoUrl,
-      subject: this.#c.showSubject && facts.subject ? facts.subject : this.#neutralSubject(),
+      subject,
       senderName: facts.fromName,
       link: `${this.baseUrl()}/m/${this.#token(portalId)}`,
-      expiresAt,
+      expiresAt: o.expiresAt,
       from: this.#from(),
       to,
     });
     const queueId = await this.#o.queue.enqueue(generated([to], raw, "notice"));
-    const sender = original.envelope.mailFrom;
-    if (this.#c.copySenderOnNotice && sender !== "" && original.origin === "ingress") {
-      // The sender's copy names the recipient's link: it is the sender's own message.
-      await this.#o.queue.enqueue(generated([sender], raw, "notice"));
+    const sender = o.original.envelope.mailFrom;
+    if (this.#c.copySenderOnNotice && sender !== "" && o.original.origin === "ingress") {
+      // A notice of its own, without the recipient's link: that link is the recipient's.
+      const copy = await buildSenderCopy({
+        strings: this.#s,
+        organisation,
+        logoUrl: this.#c.organisationLogoUrl,
+        subject,
+        recipient: to,
+        expiresAt: o.expiresAt,
+        from: this.#from(),
+        to: sender,
+      });
+      await this.#o.queue.enqueue(generated([sender], copy, "notice"));
     }
     return queueId;
   }
@@ -244,11 +330,18 @@ export class PortalCore implements PortalService {
     return account?.passwordHash ? "active" : "new";
   }
 
-  async sendCode(address: string, purpose: CodePurpose): Promise<void> {
+  async sendCode(address: string, purpose: CodePurpose): Promise<CodeSend> {
     const owner = norm(address);
-    if (!(await this.#o.portal.hasMessagesFor(owner))) return;
+    if (!(await this.#o.portal.hasMessagesFor(owner))) return { kind: "no-mail" };
     const account = await this.#o.portal.getAccount(owner);
-    if (account?.lockedUntil && account.lockedUntil > this.#now) return;
+    const locked = account?.locks.code;
+    if (this.#locked(locked)) return { kind: "locked", until: locked };
+    const hour = 3_600_000;
+    const max = this.#c.maxCodeMailsPerHour;
+    if (!(await this.#o.portal.countCodeMail(owner, this.#now, hour, max))) {
+      this.#log.warn({ event: "portal:code-throttled", purpose }, "portal code mail throttled");
+      return { kind: "throttled" };
+    }
     const code = newCode();
     const minutes = this.#c.codeTtlMinutes;
     await this.#o.portal.putCode({
@@ -259,6 +352,7 @@ export class PortalCore implements PortalService {
       verifiedAt: null,
     });
     const mail = await buildCodeMail({
+      strings: this.#s,
       organisation: this.#o.config.organisation,
       from: this.#from(),
       to: owner,
@@ -268,17 +362,24 @@ export class PortalCore implements PortalService {
     const queueId = await this.#o.queue.enqueue(mail);
     this.#o.onQueued?.();
     this.#log.info({ event: "portal:code-sent", queueId, purpose }, "portal code queued");
+    return { kind: "sent" };
   }
 
   #locked(until: Date | null | undefined): until is Date {
     return Boolean(until && until > this.#now);
   }
 
-  async #fail(owner: string, kind: "code" | "password", max: number) {
+  async #fail(
+    owner: string,
+    kind: FailureKind,
+    max: number,
+    audit: { queueId: string; portalId?: string } = { queueId: ACCOUNT_EVENTS_ID },
+  ) {
     const lockUntil = new Date(this.#now.getTime() + this.#c.lockMinutes * 60_000);
     const count = await this.#o.portal.recordFailure(owner, kind, max, lockUntil);
-    await this.#event(ACCOUNT_EVENTS_ID, "portal:sign-in-failed", owner, {
+    await this.#event(audit.queueId, "portal:sign-in-failed", owner, {
       kind,
+      ...(audit.portalId === undefined ? {} : { portalId: audit.portalId }),
       failures: count.failures,
       locked: count.lockedUntil !== null,
     });
@@ -291,8 +392,8 @@ export class PortalCore implements PortalService {
 
   async verifyCode(address: string, code: string): Promise<CodeCheck> {
     const owner = norm(address);
-    const account = await this.#o.portal.getAccount(owner);
-    if (this.#locked(account?.lockedUntil)) return { kind: "locked", until: account.lockedUntil };
+    const locked = (await this.#o.portal.getAccount(owner))?.locks.code;
+    if (this.#locked(locked)) return { kind: "locked", until: locked };
     const stored = await this.#o.portal.getCode(owner);
     const usable = stored && stored.verifiedAt === null && stored.expiresAt > this.#now;
     if (!usable || !sameText(stored.codeHash, codeHash(owner, code))) {
@@ -303,7 +404,11 @@ export class PortalCore implements PortalService {
     return { kind: "ok" };
   }
 
-  async setPassword(address: string, password: string): Promise<void> {
+  async setPassword(
+    address: string,
+    password: string,
+    options: { keepSession?: string | undefined } = {},
+  ): Promise<void> {
     const owner = norm(address);
     const length = [...password].length;
     if (length < PASSWORD_MIN || length > PASSWORD_MAX) {
@@ -318,15 +423,21 @@ export class PortalCore implements PortalService {
     }
     await this.#o.portal.setPassword(owner, await hashPassword(password));
     await this.#o.portal.deleteCode(owner);
-    await this.#event(ACCOUNT_EVENTS_ID, "portal:password-set", owner, { purpose: code.purpose });
+    // A new password ends every other session: whoever knew the old one (or held a session
+    // from before a reset) is signed out everywhere.
+    const keep = options.keepSession === undefined ? undefined : sha256(options.keepSession);
+    const ended = await this.#o.portal.deleteSessionsFor(owner, keep);
+    await this.#event(ACCOUNT_EVENTS_ID, "portal:password-set", owner, {
+      purpose: code.purpose,
+      sessionsEnded: ended,
+    });
   }
 
   async verifyPassword(address: string, password: string): Promise<PasswordCheck> {
     const owner = norm(address);
     const account = await this.#o.portal.getAccount(owner);
-    if (this.#locked(account?.lockedUntil)) {
-      return { kind: "locked", until: account.lockedUntil };
-    }
+    const locked = account?.locks.password;
+    if (this.#locked(locked)) return { kind: "locked", until: locked };
     if (!account?.passwordHash) {
       // Hash anyway: an address without an account answers as slowly as one with.
       dummyHash ??= hashPassword(newSecret());
@@ -406,22 +517,24 @@ export class PortalCore implements PortalService {
     return m && m.owner === norm(address) ? m : null;
   }
 
+  /** Whether the message needs no passphrase, or this session entered it. */
+  async #unlocked(m: StoredPortalMessage, session: string | undefined): Promise<boolean> {
+    if (m.passphraseHash === null) return true;
+    if (session === undefined) return false;
+    return this.#o.portal.isUnlocked(sha256(session), m.id, this.#now);
+  }
+
   async open(
     portalId: string,
     address: string,
-    options: { passphrase?: string; view?: boolean } = {},
+    options: { session?: string | undefined; view?: boolean } = {},
   ): Promise<OpenResult> {
     const m = await this.#owned(portalId, address);
     if (!m) return { kind: "not-found" };
     const meta = this.#meta(m);
     if (meta.status === "revoked") return { kind: "revoked", meta };
     if (meta.status === "expired") return { kind: "expired", meta };
-    if (m.passphraseHash) {
-      if (options.passphrase === undefined) return { kind: "passphrase-required", meta };
-      if (!(await checkPassword(options.passphrase, m.passphraseHash))) {
-        return { kind: "wrong-passphrase", meta };
-      }
-    }
+    if (!(await this.#unlocked(m, options.session))) return { kind: "passphrase-required", meta };
     const raw = openBody(
       { wrappedKey: m.wrappedKey ?? "", body: m.body ?? Buffer.alloc(0) },
       m.id,
@@ -434,6 +547,30 @@ export class PortalCore implements PortalService {
       }
     }
     return { kind: "ok", raw, meta };
+  }
+
+  async unlock(
+    portalId: string,
+    address: string,
+    session: string,
+    passphrase: string,
+  ): Promise<PassphraseCheck> {
+    const m = await this.#owned(portalId, address);
+    if (!m || this.#status(m) !== "active") return { kind: "not-found" };
+    if (m.passphraseHash === null) return { kind: "ok" };
+    const s = await this.#o.portal.getSession(sha256(session));
+    if (!s || s.address !== m.owner || s.expiresAt <= this.#now) return { kind: "not-found" };
+    const locked = (await this.#o.portal.getAccount(m.owner))?.locks.passphrase;
+    if (this.#locked(locked)) return { kind: "locked", until: locked };
+    if (!(await checkPassword(passphrase, m.passphraseHash))) {
+      return this.#fail(m.owner, "passphrase", this.#c.maxPasswordAttempts, {
+        queueId: m.queueId,
+        portalId: m.id,
+      });
+    }
+    await this.#o.portal.clearFailures(m.owner, "passphrase");
+    await this.#o.portal.putUnlock(s.idHash, m.id, s.expiresAt);
+    return { kind: "ok" };
   }
 
   async recordDownload(portalId: string, address: string, attachmentIndex: number): Promise<void> {
@@ -451,6 +588,7 @@ export class PortalCore implements PortalService {
     if (!m || m.direction !== "received") return { kind: "not-found" };
     const status = this.#status(m);
     if (status !== "active") return { kind: status };
+    if (!(await this.#unlocked(m, request.session))) return { kind: "passphrase-required" };
     const raw = openBody(
       { wrappedKey: m.wrappedKey ?? "", body: m.body ?? Buffer.alloc(0) },
       m.id,
@@ -461,6 +599,7 @@ export class PortalCore implements PortalService {
     const others = [...facts.to, ...facts.cc].filter((a) => a !== author && !to.includes(a));
     const cc = request.replyAll ? [...new Set(others)] : [];
     const reply = await buildReply({
+      strings: this.#s,
       portalId: m.id,
       author,
       from: this.#from(),

@@ -6,6 +6,8 @@ export type PortalErrorCode =
   | "PORTAL_NOT_VERIFIED"
   /** A password the portal does not accept (too short, too long). */
   | "PORTAL_WEAK_PASSWORD"
+  /** Policy asks for a passphrase and its variable or file is missing or empty. */
+  | "PORTAL_PASSPHRASE_UNAVAILABLE"
   /** The portal message is unknown, expired or revoked. */
   | "PORTAL_NOT_FOUND";
 

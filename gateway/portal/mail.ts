@@ -1,6 +1,7 @@
 import MailComposer from "nodemailer/lib/mail-composer";
 import { simpleParser, type AddressObject } from "mailparser";
 import type { NewMessage } from "../store/index.js";
+import type { Strings } from "./web/strings.js";
 
 /**
  * The mail the portal writes: what it reads of an original's headers, the notice to a
@@ -64,6 +65,7 @@ export function generated(rcptTo: string[], raw: Buffer, origin: NewMessage["ori
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export interface NoticeOptions {
+  strings: Strings;
   organisation: string;
   logoUrl?: string | undefined;
   /** The Subject of the notice: neutral unless policy allows the original. */
@@ -77,31 +79,21 @@ export interface NoticeOptions {
 
 /** The notice's bytes; it says who sent it and where to read it, and nothing of the content. */
 export async function buildNotice(o: NoticeOptions): Promise<Buffer> {
-  const until = o.expiresAt.toISOString().slice(0, 10);
-  const lines = [
-    `This message was sent to you securely by ${o.senderName} at ${o.organisation}.`,
-    "",
-    "To read it, open this link and confirm your e-mail address:",
-    o.link,
-    "",
-    `The message can be read until ${until}.`,
-    "If you did not expect it, you can ignore this e-mail.",
-  ];
-  const logo = o.logoUrl
-    ? `<p><img src="${escapeHtml(o.logoUrl)}" alt="${escapeHtml(o.organisation)}" height="48"></p>`
-    : "";
+  const m = o.strings.mail;
+  const until = m.date(o.expiresAt);
+  const intro = m.noticeIntro(o.senderName, o.organisation);
+  const lines = [intro, "", m.noticeHowTo, o.link, "", m.noticeUntil(until), m.noticeIgnore];
   const html = [
-    '<!doctype html><html><body style="font-family:sans-serif;line-height:1.5">',
-    logo,
-    `<p>This message was sent to you securely by <strong>${escapeHtml(o.senderName)}</strong>`,
-    ` at ${escapeHtml(o.organisation)}.</p>`,
-    `<p><a href="${escapeHtml(o.link)}" style="font-size:1.2em">Read the secure message</a></p>`,
-    `<p>The message can be read until ${until}.</p>`,
-    "<p>If you did not expect it, you can ignore this e-mail.</p>",
+    HTML_HEAD,
+    logoHtml(o.logoUrl, o.organisation),
+    `<p>${escapeHtml(intro)}</p>`,
+    `<p><a href="${escapeHtml(o.link)}" style="font-size:1.2em">${escapeHtml(m.noticeLink)}</a></p>`,
+    `<p>${escapeHtml(m.noticeUntil(until))}</p>`,
+    `<p>${escapeHtml(m.noticeIgnore)}</p>`,
     "</body></html>",
   ].join("");
   return new MailComposer({
-    from: `${o.organisation} secure mail <${o.from}>`,
+    from: { name: m.fromName(o.organisation), address: o.from },
     to: o.to,
     subject: o.subject,
     text: lines.join("\r\n"),
@@ -112,23 +104,64 @@ export async function buildNotice(o: NoticeOptions): Promise<Buffer> {
     .build();
 }
 
+const HTML_HEAD = '<!doctype html><html><body style="font-family:sans-serif;line-height:1.5">';
+
+function logoHtml(url: string | undefined, organisation: string): string {
+  if (!url) return "";
+  return `<p><img src="${escapeHtml(url)}" alt="${escapeHtml(organisation)}" height="48"></p>`;
+}
+
+export interface SenderCopyOptions {
+  strings: Strings;
+  organisation: string;
+  logoUrl?: string | undefined;
+  /** The subject the recipient's notice had (neutral unless policy allows the original). */
+  subject: string;
+  recipient: string;
+  expiresAt: Date;
+  from: string;
+  to: string;
+}
+
+/**
+ * The sender's copy: says the message went through the portal and to whom, and holds no link:
+ * the recipient's link is theirs alone, and a forwarded copy must not open their sign-in.
+ */
+export async function buildSenderCopy(o: SenderCopyOptions): Promise<Buffer> {
+  const m = o.strings.mail;
+  const first = m.senderCopyText(o.recipient, o.organisation);
+  const second = m.senderCopyNotice(m.date(o.expiresAt));
+  const html = [
+    HTML_HEAD,
+    logoHtml(o.logoUrl, o.organisation),
+    `<p>${escapeHtml(first)}</p><p>${escapeHtml(second)}</p></body></html>`,
+  ].join("");
+  return new MailComposer({
+    from: { name: m.fromName(o.organisation), address: o.from },
+    to: o.to,
+    subject: m.senderCopySubject(o.subject),
+    text: [first, "", second].join("\r\n"),
+    html,
+    headers: { "Auto-Submitted": "auto-generated" },
+  })
+    .compile()
+    .build();
+}
+
 export async function buildCodeMail(o: {
+  strings: Strings;
   organisation: string;
   from: string;
   to: string;
   code: string;
   minutes: number;
 }): Promise<NewMessage> {
+  const m = o.strings.mail;
   const raw = await new MailComposer({
-    from: `${o.organisation} secure mail <${o.from}>`,
+    from: { name: m.fromName(o.organisation), address: o.from },
     to: o.to,
-    subject: `Your code for ${o.organisation} secure mail`,
-    text: [
-      `Your code is ${o.code}`,
-      "",
-      `Enter it on the secure mail page within ${o.minutes} minutes.`,
-      "If you did not ask for a code, you can ignore this e-mail.",
-    ].join("\r\n"),
+    subject: m.codeSubject(o.organisation),
+    text: [m.codeIs(o.code), "", m.codeWithin(o.minutes), m.codeIgnore].join("\r\n"),
     headers: { "Auto-Submitted": "auto-generated" },
   })
     .compile()
@@ -137,6 +170,7 @@ export async function buildCodeMail(o: {
 }
 
 export interface ReplyMailOptions {
+  strings: Strings;
   portalId: string;
   /** The recipient who wrote it: Reply-To, and named in From. */
   author: string;
@@ -163,7 +197,7 @@ export async function buildReply(
   const id = o.original.messageId;
   const subject = /^re:/i.test(o.subject) ? o.subject : `Re: ${o.subject}`;
   const composer = new MailComposer({
-    from: { name: `${o.author} via ${o.organisation} secure mail`, address: o.from },
+    from: { name: o.strings.mail.replyFromName(o.author, o.organisation), address: o.from },
     replyTo: o.author,
     to: o.to,
     ...(o.cc.length > 0 ? { cc: o.cc } : {}),

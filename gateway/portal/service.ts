@@ -20,6 +20,25 @@ export type CodeCheck =
   | { kind: "locked"; until: Date }
   | { kind: "expired" };
 
+/**
+ * What sendCode did. Only a page that already knows the address has portal mail (the notice
+ * link's pages) may tell these apart to the visitor; the reset page answers the same for all.
+ */
+export type CodeSend =
+  | { kind: "sent" }
+  /** No received portal message for this address: nothing sent. */
+  | { kind: "no-mail" }
+  /** Codes are locked after too many wrong ones: nothing sent. */
+  | { kind: "locked"; until: Date }
+  /** portal.maxCodeMailsPerHour reached for this address: nothing sent. */
+  | { kind: "throttled" };
+
+export type PassphraseCheck =
+  | { kind: "ok" }
+  | { kind: "wrong"; remaining: number }
+  | { kind: "locked"; until: Date }
+  | { kind: "not-found" };
+
 export type PasswordCheck =
   | { kind: "ok" }
   | { kind: "wrong"; remaining: number }
@@ -70,8 +89,8 @@ export type OpenResult =
   | { kind: "revoked"; meta: PortalMeta }
   /** Unknown id, or a message of another address: the same answer, nothing to tell apart. */
   | { kind: "not-found" }
-  | { kind: "passphrase-required"; meta: PortalMeta }
-  | { kind: "wrong-passphrase"; meta: PortalMeta };
+  /** Policy set a passphrase and this session has not entered it (unlock()). */
+  | { kind: "passphrase-required"; meta: PortalMeta };
 
 export interface ReplyAttachment {
   filename: string;
@@ -85,6 +104,8 @@ export interface ReplyRequest {
   address: string;
   /** Also to the original message's other To/Cc recipients. */
   replyAll: boolean;
+  /** The session replying: a passphrase-protected message needs it unlocked. */
+  session?: string | undefined;
   text: string;
   attachments: ReplyAttachment[];
 }
@@ -93,7 +114,8 @@ export type ReplyResult =
   | { kind: "queued"; queueId: string; portalId: string }
   | { kind: "not-found" }
   | { kind: "expired" }
-  | { kind: "revoked" };
+  | { kind: "revoked" }
+  | { kind: "passphrase-required" };
 
 export type RevokeResult = "revoked" | "already-revoked" | "not-found";
 
@@ -103,15 +125,21 @@ export interface PortalService {
 
   accountStatus(address: string): Promise<AccountStatus>;
   /**
-   * Mails a one-time code to the address. Resolves the same way whether or not the address
-   * has portal mail, so the pages cannot be used to learn which addresses exist; an address
-   * without any portal message simply gets no mail.
+   * Mails a one-time code to the address, unless it has no portal mail, its codes are locked,
+   * or it was sent portal.maxCodeMailsPerHour codes within the hour; the answer says which.
    */
-  sendCode(address: string, purpose: CodePurpose): Promise<void>;
+  sendCode(address: string, purpose: CodePurpose): Promise<CodeSend>;
   /** Five wrong tries (portal.maxCodeAttempts) lock the address for portal.lockMinutes. */
   verifyCode(address: string, code: string): Promise<CodeCheck>;
-  /** After a verifyCode "ok" within the code's lifetime; throws PortalError otherwise. */
-  setPassword(address: string, password: string): Promise<void>;
+  /**
+   * After a verifyCode "ok" within the code's lifetime; throws PortalError otherwise. Ends
+   * every other session of the address (all but `keepSession`, the one setting it).
+   */
+  setPassword(
+    address: string,
+    password: string,
+    options?: { keepSession?: string | undefined },
+  ): Promise<void>;
   verifyPassword(address: string, password: string): Promise<PasswordCheck>;
 
   createSession(address: string): Promise<NewSession>;
@@ -125,9 +153,23 @@ export interface PortalService {
   open(
     portalId: string,
     address: string,
-    /** view false: the frame or a download, not recorded as another view. */
-    options?: { passphrase?: string; view?: boolean },
+    /**
+     * view false: the frame or a download, not recorded as another view. session: the
+     * session id asking, whose unlock() of a passphrase-protected message counts.
+     */
+    options?: { session?: string | undefined; view?: boolean },
   ): Promise<OpenResult>;
+  /**
+   * Checks a message's passphrase and, when right, unlocks the message for this session
+   * (kept in the store, so every node and a restart see it). Wrong ones are audited and lock
+   * after portal.maxPasswordAttempts.
+   */
+  unlock(
+    portalId: string,
+    address: string,
+    session: string,
+    passphrase: string,
+  ): Promise<PassphraseCheck>;
   /** Records portal:downloaded; call after the pages checked open() said ok. */
   recordDownload(portalId: string, address: string, attachmentIndex: number): Promise<void>;
   submitReply(request: ReplyRequest): Promise<ReplyResult>;

@@ -44,6 +44,20 @@ CREATE TABLE IF NOT EXISTS portal_accounts (
   password_failures INTEGER NOT NULL DEFAULT 0,
   locked_until TIMESTAMPTZ
 );
+-- Added later: a counter and a lock per kind of failure, and code mails counted per address.
+ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS passphrase_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS code_locked_until TIMESTAMPTZ;
+ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS password_locked_until TIMESTAMPTZ;
+ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS passphrase_locked_until TIMESTAMPTZ;
+ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS code_mails INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS code_mail_window TIMESTAMPTZ;
+
+CREATE TABLE IF NOT EXISTS portal_unlocks (
+  session_hash TEXT NOT NULL,
+  portal_id TEXT NOT NULL,
+  expires_at TIMESTAMPTZ NOT NULL,
+  PRIMARY KEY (session_hash, portal_id)
+);
 
 CREATE TABLE IF NOT EXISTS portal_codes (
   address TEXT PRIMARY KEY,
@@ -108,9 +122,10 @@ const LIST_COLUMNS = `id, queue_id, owner, direction, counterpart, counterpart_n
   token_hash, created_at, expires_at, revoked_at, revoked_by, opened_at,
   NULL::text AS wrapped_key, NULL::bytea AS body, passphrase_hash, in_reply_to`;
 
-const FAILURE_COLUMN: Record<FailureKind, string> = {
-  code: "code_failures",
-  password: "password_failures",
+const FAILURE_COLUMN: Record<FailureKind, { count: string; lock: string }> = {
+  code: { count: "code_failures", lock: "code_locked_until" },
+  password: { count: "password_failures", lock: "password_locked_until" },
+  passphrase: { count: "passphrase_failures", lock: "passphrase_locked_until" },
 };
 
 export interface PostgresPortalStoreOptions {
@@ -286,7 +301,10 @@ export class PostgresPortalStore implements PortalStore {
       password_hash: string | null;
       code_failures: number;
       password_failures: number;
-      locked_until: Date | null;
+      passphrase_failures: number;
+      code_locked_until: Date | null;
+      password_locked_until: Date | null;
+      passphrase_locked_until: Date | null;
     }>("SELECT * FROM portal_accounts WHERE address = $1", [address]);
     if (!row) return null;
     return {
@@ -294,7 +312,12 @@ export class PostgresPortalStore implements PortalStore {
       passwordHash: row.password_hash,
       codeFailures: row.code_failures,
       passwordFailures: row.password_failures,
-      lockedUntil: row.locked_until,
+      passphraseFailures: row.passphrase_failures,
+      locks: {
+        code: row.code_locked_until,
+        password: row.password_locked_until,
+        passphrase: row.passphrase_locked_until,
+      },
     };
   }
 
@@ -302,9 +325,27 @@ export class PostgresPortalStore implements PortalStore {
     await this.#pool.query(
       `INSERT INTO portal_accounts (address, password_hash) VALUES ($1, $2)
        ON CONFLICT (address) DO UPDATE SET password_hash = excluded.password_hash,
-         code_failures = 0, password_failures = 0, locked_until = NULL`,
+         code_failures = 0, password_failures = 0, code_locked_until = NULL,
+         password_locked_until = NULL`,
       [address, passwordHash],
     );
+  }
+
+  /** One statement, so nodes counting mails for one address together cannot pass `max`. */
+  async countCodeMail(address: string, now: Date, windowMs: number, max: number) {
+    const start = new Date(now.getTime() - windowMs);
+    const r = await this.#pool.query(
+      `INSERT INTO portal_accounts AS a (address, code_mails, code_mail_window)
+       VALUES ($1, 1, $2)
+       ON CONFLICT (address) DO UPDATE SET
+         code_mails = CASE WHEN a.code_mail_window IS NULL OR a.code_mail_window <= $3
+           THEN 1 ELSE a.code_mails + 1 END,
+         code_mail_window = CASE WHEN a.code_mail_window IS NULL OR a.code_mail_window <= $3
+           THEN $2 ELSE a.code_mail_window END
+       WHERE a.code_mail_window IS NULL OR a.code_mail_window <= $3 OR a.code_mails < $4`,
+      [address, now, start, max],
+    );
+    return (r.rowCount ?? 0) > 0;
   }
 
   /** One statement: two nodes counting failures for one address cannot both miss the limit. */
@@ -314,15 +355,15 @@ export class PostgresPortalStore implements PortalStore {
     max: number,
     lockUntil: Date,
   ): Promise<FailureCount> {
-    const col = FAILURE_COLUMN[kind];
+    const { count: col, lock } = FAILURE_COLUMN[kind];
     const row = await this.#one<{ failures: number; locked_until: Date | null }>(
-      `INSERT INTO portal_accounts AS a (address, ${col}, locked_until)
+      `INSERT INTO portal_accounts AS a (address, ${col}, ${lock})
        VALUES ($1, CASE WHEN 1 >= $2 THEN 0 ELSE 1 END,
                CASE WHEN 1 >= $2 THEN $3::timestamptz END)
        ON CONFLICT (address) DO UPDATE SET
-         locked_until = CASE WHEN a.${col} + 1 >= $2 THEN $3::timestamptz ELSE a.locked_until END,
+         ${lock} = CASE WHEN a.${col} + 1 >= $2 THEN $3::timestamptz ELSE a.${lock} END,
          ${col} = CASE WHEN a.${col} + 1 >= $2 THEN 0 ELSE a.${col} + 1 END
-       RETURNING ${col} AS failures, locked_until`,
+       RETURNING ${col} AS failures, ${lock} AS locked_until`,
       [address, max, lockUntil],
     );
     const locked = row && row.failures === 0 ? row.locked_until : null;
@@ -330,7 +371,7 @@ export class PostgresPortalStore implements PortalStore {
   }
 
   async clearFailures(address: string, kind: FailureKind): Promise<void> {
-    const col = FAILURE_COLUMN[kind];
+    const col = FAILURE_COLUMN[kind].count;
     await this.#pool.query(`UPDATE portal_accounts SET ${col} = 0 WHERE address = $1`, [address]);
   }
 
@@ -400,13 +441,48 @@ export class PostgresPortalStore implements PortalStore {
   }
 
   async deleteSession(idHash: string): Promise<void> {
-    await this.#pool.query("DELETE FROM portal_sessions WHERE id_hash = $1", [idHash]);
+    await this.#pool.query(
+      `WITH s AS (DELETE FROM portal_sessions WHERE id_hash = $1)
+       DELETE FROM portal_unlocks WHERE session_hash = $1`,
+      [idHash],
+    );
+  }
+
+  async deleteSessionsFor(address: string, keepIdHash?: string): Promise<number> {
+    const { rows } = await this.#pool.query<{ n: string }>(
+      `WITH gone AS (
+         DELETE FROM portal_sessions WHERE address = $1 AND id_hash <> $2 RETURNING id_hash
+       ), u AS (
+         DELETE FROM portal_unlocks WHERE session_hash IN (SELECT id_hash FROM gone)
+       )
+       SELECT count(*) AS n FROM gone`,
+      [address, keepIdHash ?? ""],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async putUnlock(sessionIdHash: string, portalId: string, expiresAt: Date): Promise<void> {
+    await this.#pool.query(
+      `INSERT INTO portal_unlocks (session_hash, portal_id, expires_at) VALUES ($1, $2, $3)
+       ON CONFLICT (session_hash, portal_id) DO UPDATE SET expires_at = excluded.expires_at`,
+      [sessionIdHash, portalId, expiresAt],
+    );
+  }
+
+  async isUnlocked(sessionIdHash: string, portalId: string, now: Date): Promise<boolean> {
+    const row = await this.#one(
+      `SELECT 1 FROM portal_unlocks WHERE session_hash = $1 AND portal_id = $2
+         AND expires_at > $3`,
+      [sessionIdHash, portalId, now],
+    );
+    return row !== null;
   }
 
   async deleteExpiredSessions(now: Date): Promise<number> {
     const a = await this.#pool.query("DELETE FROM portal_sessions WHERE expires_at <= $1", [now]);
     const b = await this.#pool.query("DELETE FROM portal_codes WHERE expires_at <= $1", [now]);
-    return (a.rowCount ?? 0) + (b.rowCount ?? 0);
+    const c = await this.#pool.query("DELETE FROM portal_unlocks WHERE expires_at <= $1", [now]);
+    return (a.rowCount ?? 0) + (b.rowCount ?? 0) + (c.rowCount ?? 0);
   }
 
   async close(): Promise<void> {

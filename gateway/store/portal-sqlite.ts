@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS portal_accounts (
   locked_until INTEGER
 );
 
+CREATE TABLE IF NOT EXISTS portal_unlocks (
+  session_hash TEXT NOT NULL,
+  portal_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (session_hash, portal_id)
+);
+
 CREATE TABLE IF NOT EXISTS portal_codes (
   address TEXT PRIMARY KEY,
   purpose TEXT NOT NULL,
@@ -113,10 +120,35 @@ const LIST_COLUMNS = `id, queue_id, owner, direction, counterpart, counterpart_n
   token_hash, created_at, expires_at, revoked_at, revoked_by, opened_at,
   NULL AS wrapped_key, NULL AS body, passphrase_hash, in_reply_to`;
 
-const FAILURE_COLUMN: Record<FailureKind, string> = {
-  code: "code_failures",
-  password: "password_failures",
+/**
+ * Columns added after the first release of these tables: each kind of failure has its own
+ * counter and lock (locked_until is no longer read), and code mails are counted per address.
+ */
+const ADDED_ACCOUNT_COLUMNS: Record<string, string> = {
+  passphrase_failures: "INTEGER NOT NULL DEFAULT 0",
+  code_locked_until: "INTEGER",
+  password_locked_until: "INTEGER",
+  passphrase_locked_until: "INTEGER",
+  code_mails: "INTEGER NOT NULL DEFAULT 0",
+  code_mail_window: "INTEGER",
 };
+
+const FAILURE_COLUMN: Record<FailureKind, { count: string; lock: string }> = {
+  code: { count: "code_failures", lock: "code_locked_until" },
+  password: { count: "password_failures", lock: "password_locked_until" },
+  passphrase: { count: "passphrase_failures", lock: "passphrase_locked_until" },
+};
+
+interface AccountRow {
+  address: string;
+  password_hash: string | null;
+  code_failures: number;
+  password_failures: number;
+  passphrase_failures: number;
+  code_locked_until: number | null;
+  password_locked_until: number | null;
+  passphrase_locked_until: number | null;
+}
 
 export interface SqlitePortalStoreOptions {
   /** Folder holding sealgate.db (the embedded store's file). */
@@ -131,7 +163,32 @@ export class SqlitePortalStore implements PortalStore {
   constructor(options: SqlitePortalStoreOptions) {
     // The one opener of the embedded file: 0700 folder, 0600 file, whichever store opens first.
     this.#db = openSqliteFile(options.dataDir);
+    // Deleted bodies and keys are overwritten with zeros in the file, not left in free pages
+    // (https://sqlite.org/pragma.html#pragma_secure_delete). The pragma is per connection, and
+    // every write to these tables goes through this one.
+    this.#db.pragma("secure_delete = ON");
     this.#db.exec(SCHEMA);
+    const have = new Set(
+      (this.#db.pragma("table_info(portal_accounts)") as { name: string }[]).map((c) => c.name),
+    );
+    for (const [column, type] of Object.entries(ADDED_ACCOUNT_COLUMNS)) {
+      if (!have.has(column)) {
+        this.#db.exec(`ALTER TABLE portal_accounts ADD COLUMN ${column} ${type}`);
+      }
+    }
+  }
+
+  /**
+   * Copies the WAL's pages (the zeroed ones included) into the file and empties the WAL, so
+   * the old bytes do not live on in it until the next automatic checkpoint. Best effort: a
+   * reader on another connection can hold it back, and the next checkpoint finishes it.
+   */
+  #checkpoint(): void {
+    try {
+      this.#db.pragma("wal_checkpoint(TRUNCATE)");
+    } catch {
+      // SQLITE_BUSY: another connection is writing; its checkpoint will do the same.
+    }
   }
 
   async putMessage(m: PortalMessageRecord): Promise<void> {
@@ -218,11 +275,12 @@ export class SqlitePortalStore implements PortalStore {
            body = NULL WHERE id = ? AND revoked_at IS NULL`,
       )
       .run(at.getTime(), by, id);
+    if (r.changes > 0) this.#checkpoint();
     return r.changes > 0;
   }
 
   async deleteExpiredBodies(now: Date): Promise<{ id: string; queueId: string }[]> {
-    return this.#db.transaction(() => {
+    const gone = this.#db.transaction(() => {
       const rows = this.#db
         .prepare(
           `SELECT id, queue_id FROM portal_messages
@@ -235,25 +293,25 @@ export class SqlitePortalStore implements PortalStore {
       for (const row of rows) clear.run(row.id);
       return rows.map((r) => ({ id: r.id, queueId: r.queue_id }));
     })();
+    if (gone.length > 0) this.#checkpoint();
+    return gone;
   }
 
   async getAccount(address: string): Promise<PortalAccount | null> {
     const row = this.#db.prepare("SELECT * FROM portal_accounts WHERE address = ?").get(address) as
-      | {
-          address: string;
-          password_hash: string | null;
-          code_failures: number;
-          password_failures: number;
-          locked_until: number | null;
-        }
-      | undefined;
+      AccountRow | undefined;
     if (!row) return null;
     return {
       address: row.address,
       passwordHash: row.password_hash,
       codeFailures: row.code_failures,
       passwordFailures: row.password_failures,
-      lockedUntil: date(row.locked_until),
+      passphraseFailures: row.passphrase_failures,
+      locks: {
+        code: date(row.code_locked_until),
+        password: date(row.password_locked_until),
+        passphrase: date(row.passphrase_locked_until),
+      },
     };
   }
 
@@ -262,9 +320,31 @@ export class SqlitePortalStore implements PortalStore {
       .prepare(
         `INSERT INTO portal_accounts (address, password_hash) VALUES (?, ?)
          ON CONFLICT (address) DO UPDATE SET password_hash = excluded.password_hash,
-           code_failures = 0, password_failures = 0, locked_until = NULL`,
+           code_failures = 0, password_failures = 0, code_locked_until = NULL,
+           password_locked_until = NULL`,
       )
       .run(address, passwordHash);
+  }
+
+  async countCodeMail(address: string, now: Date, windowMs: number, max: number) {
+    const t = now.getTime();
+    return this.#db.transaction(() => {
+      this.#db
+        .prepare("INSERT INTO portal_accounts (address) VALUES (?) ON CONFLICT DO NOTHING")
+        .run(address);
+      const r = this.#db
+        .prepare(
+          `UPDATE portal_accounts SET
+             code_mails = CASE WHEN code_mail_window IS NULL OR code_mail_window <= ?
+               THEN 1 ELSE code_mails + 1 END,
+             code_mail_window = CASE WHEN code_mail_window IS NULL OR code_mail_window <= ?
+               THEN ? ELSE code_mail_window END
+           WHERE address = ? AND (code_mail_window IS NULL OR code_mail_window <= ?
+             OR code_mails < ?)`,
+        )
+        .run(t - windowMs, t - windowMs, t, address, t - windowMs, max);
+      return r.changes > 0;
+    })();
   }
 
   async recordFailure(
@@ -273,7 +353,7 @@ export class SqlitePortalStore implements PortalStore {
     max: number,
     lockUntil: Date,
   ): Promise<FailureCount> {
-    const col = FAILURE_COLUMN[kind];
+    const { count: col, lock } = FAILURE_COLUMN[kind];
     const row = this.#db.transaction(() => {
       this.#db
         .prepare("INSERT INTO portal_accounts (address) VALUES (?) ON CONFLICT DO NOTHING")
@@ -281,9 +361,9 @@ export class SqlitePortalStore implements PortalStore {
       return this.#db
         .prepare(
           `UPDATE portal_accounts SET
-             locked_until = CASE WHEN ${col} + 1 >= ? THEN ? ELSE locked_until END,
+             ${lock} = CASE WHEN ${col} + 1 >= ? THEN ? ELSE ${lock} END,
              ${col} = CASE WHEN ${col} + 1 >= ? THEN 0 ELSE ${col} + 1 END
-           WHERE address = ? RETURNING ${col} AS failures, locked_until`,
+           WHERE address = ? RETURNING ${col} AS failures, ${lock} AS locked_until`,
         )
         .get(max, lockUntil.getTime(), max, address) as {
         failures: number;
@@ -295,7 +375,7 @@ export class SqlitePortalStore implements PortalStore {
   }
 
   async clearFailures(address: string, kind: FailureKind): Promise<void> {
-    const col = FAILURE_COLUMN[kind];
+    const col = FAILURE_COLUMN[kind].count;
     this.#db.prepare(`UPDATE portal_accounts SET ${col} = 0 WHERE address = ?`).run(address);
   }
 
@@ -370,14 +450,53 @@ export class SqlitePortalStore implements PortalStore {
   }
 
   async deleteSession(idHash: string): Promise<void> {
-    this.#db.prepare("DELETE FROM portal_sessions WHERE id_hash = ?").run(idHash);
+    this.#db.transaction(() => {
+      this.#db.prepare("DELETE FROM portal_sessions WHERE id_hash = ?").run(idHash);
+      this.#db.prepare("DELETE FROM portal_unlocks WHERE session_hash = ?").run(idHash);
+    })();
+  }
+
+  async deleteSessionsFor(address: string, keepIdHash?: string): Promise<number> {
+    return this.#db.transaction(() => {
+      const keep = keepIdHash ?? "";
+      this.#db
+        .prepare(
+          `DELETE FROM portal_unlocks WHERE session_hash <> ? AND session_hash IN
+             (SELECT id_hash FROM portal_sessions WHERE address = ?)`,
+        )
+        .run(keep, address);
+      return this.#db
+        .prepare("DELETE FROM portal_sessions WHERE address = ? AND id_hash <> ?")
+        .run(address, keep).changes;
+    })();
+  }
+
+  async putUnlock(sessionIdHash: string, portalId: string, expiresAt: Date): Promise<void> {
+    this.#db
+      .prepare(
+        `INSERT INTO portal_unlocks (session_hash, portal_id, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT DO UPDATE SET expires_at = excluded.expires_at`,
+      )
+      .run(sessionIdHash, portalId, expiresAt.getTime());
+  }
+
+  async isUnlocked(sessionIdHash: string, portalId: string, now: Date): Promise<boolean> {
+    const row = this.#db
+      .prepare(
+        `SELECT 1 FROM portal_unlocks WHERE session_hash = ? AND portal_id = ?
+           AND expires_at > ?`,
+      )
+      .get(sessionIdHash, portalId, now.getTime());
+    return row !== undefined;
   }
 
   async deleteExpiredSessions(now: Date): Promise<number> {
     return this.#db.transaction(() => {
       const a = this.#db.prepare("DELETE FROM portal_sessions WHERE expires_at <= ?");
       const b = this.#db.prepare("DELETE FROM portal_codes WHERE expires_at <= ?");
-      return a.run(now.getTime()).changes + b.run(now.getTime()).changes;
+      const c = this.#db.prepare("DELETE FROM portal_unlocks WHERE expires_at <= ?");
+      const t = now.getTime();
+      return a.run(t).changes + b.run(t).changes + c.run(t).changes;
     })();
   }
 

@@ -44,7 +44,12 @@ export interface PortalAccount {
   passwordHash: string | null;
   codeFailures: number;
   passwordFailures: number;
-  lockedUntil: Date | null;
+  passphraseFailures: number;
+  /**
+   * Each kind locks on its own: wrong passwords typed by a stranger must not also stop the
+   * owner from proving the address with a mailed code (and from resetting the password).
+   */
+  locks: Record<FailureKind, Date | null>;
 }
 
 export interface PortalCode {
@@ -65,7 +70,8 @@ export interface PortalSessionRecord {
   expiresAt: Date;
 }
 
-export type FailureKind = "code" | "password";
+/** What was typed wrong: a mailed code, the account password, a message's passphrase. */
+export type FailureKind = "code" | "password" | "passphrase";
 
 export interface FailureCount {
   /** Failures since the last lock or success. */
@@ -98,9 +104,14 @@ export interface PortalStore {
   deleteExpiredBodies(now: Date): Promise<{ id: string; queueId: string }[]>;
 
   getAccount(address: string): Promise<PortalAccount | null>;
-  /** Creates the account if needed, sets the hash, clears failures and lock. */
+  /** Creates the account if needed, sets the hash, clears code and password failures and locks. */
   setPassword(address: string, passwordHash: string): Promise<void>;
-  /** Adds one failure atomically; at `max` it locks until `lockUntil` and starts again. */
+  /**
+   * Counts one code mail to the address in a window of `windowMs` starting at its first mail;
+   * false (nothing counted) when `max` were already sent in the current window.
+   */
+  countCodeMail(address: string, now: Date, windowMs: number, max: number): Promise<boolean>;
+  /** Adds one failure of this kind atomically; at `max` that kind locks until `lockUntil`. */
   recordFailure(
     address: string,
     kind: FailureKind,
@@ -118,7 +129,13 @@ export interface PortalStore {
   putSession(session: PortalSessionRecord): Promise<void>;
   getSession(idHash: string): Promise<PortalSessionRecord | null>;
   deleteSession(idHash: string): Promise<void>;
-  /** Removes sessions and codes past their expiry; returns how many rows went. */
+  /** Ends every session of the address except `keepIdHash`; returns how many went. */
+  deleteSessionsFor(address: string, keepIdHash?: string): Promise<number>;
+  /** Records that this session entered the right passphrase for the message. */
+  putUnlock(sessionIdHash: string, portalId: string, expiresAt: Date): Promise<void>;
+  /** Whether this session entered the right passphrase for the message (and has not expired). */
+  isUnlocked(sessionIdHash: string, portalId: string, now: Date): Promise<boolean>;
+  /** Removes sessions, their unlocks and codes past their expiry; returns how many rows went. */
   deleteExpiredSessions(now: Date): Promise<number>;
 
   close(): Promise<void>;

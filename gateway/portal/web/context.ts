@@ -44,6 +44,8 @@ export class PortalContext {
   readonly logger: Logger;
   readonly strings: Strings;
   readonly secureCookies: boolean;
+  /** Route options that rate-limit a sign-in step (codes, passwords, passphrases) per client. */
+  readonly limited: { config: { rateLimit: { max: number; timeWindow: string } } };
   readonly #csrfKey: Buffer;
 
   constructor(options: PortalWebOptions, strings: Strings) {
@@ -53,6 +55,9 @@ export class PortalContext {
     this.strings = options.strings ?? strings;
     this.secureCookies = options.config.baseUrl.toLowerCase().startsWith("https:");
     this.#csrfKey = options.csrfKey ?? randomBytes(32);
+    this.limited = {
+      config: { rateLimit: { max: options.config.authRateLimit ?? 20, timeWindow: "1 minute" } },
+    };
   }
 
   cookieOptions(maxAgeSeconds?: number) {

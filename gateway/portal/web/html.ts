@@ -81,10 +81,3 @@ export function field(o: FieldOptions): Safe {
     />
   </div>`;
 }
-
-/** Human file size, e.g. "1.2 MB". */
-export function fileSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { CodeCheck, PasswordCheck, TokenTarget } from "../service.js";
+import type { CodeCheck, CodeSend, PasswordCheck, TokenTarget } from "../service.js";
 import { formFields, type PortalContext } from "./context.js";
 import { field, form, html, type Safe } from "./html.js";
 import { notice, page } from "./layout.js";
@@ -40,9 +40,7 @@ export function safeThen(then: string | undefined): string {
 
 export function registerAuthPages(app: FastifyInstance, ctx: PortalContext): void {
   const s = ctx.strings;
-  const limited = {
-    config: { rateLimit: { max: ctx.config.authRateLimit ?? 20, timeWindow: "1 minute" } },
-  };
+  const limited = ctx.limited;
 
   async function target(req: FastifyRequest): Promise<TokenTarget | null> {
     const token = (req.params as { token?: string }).token ?? "";
@@ -101,8 +99,13 @@ export function registerAuthPages(app: FastifyInstance, ctx: PortalContext): voi
     return sendPage(reply, error ? 400 : 200, page(ctx, { title: s.landingTitle, body }));
   }
 
-  function codeForm(action: string, csrf: string, error?: string, hidden?: Safe): Safe {
-    return html` <p>${s.codeSent}</p>
+  function codeForm(
+    action: string,
+    csrf: string,
+    o: { error?: string | undefined; hidden?: Safe; intro?: string } = {},
+  ): Safe {
+    const { error, hidden } = o;
+    return html` <p>${o.intro ?? s.codeSent}</p>
       <p class="muted">${s.codeCheckSpam}</p>
       ${error ? notice("error", error) : ""}
       ${form(
@@ -127,13 +130,27 @@ export function registerAuthPages(app: FastifyInstance, ctx: PortalContext): voi
     return landing(req, reply, t);
   });
 
+  /** Why no code was sent, for a visitor who already knows the address has mail here. */
+  function unsent(sent: CodeSend): string | null {
+    if (sent.kind === "locked") return s.codeLocked(s.dateText(sent.until));
+    if (sent.kind === "throttled") return s.codeThrottled;
+    return null;
+  }
+
   app.post("/m/:token/code", limited, async (req, reply) => {
     if (!(await csrfOk(req, reply))) return reply;
     const t = await target(req);
     if (!t) return notFound(req, reply);
+    const token = (req.params as { token: string }).token;
     const status = await ctx.service.accountStatus(t.address);
-    await ctx.service.sendCode(t.address, status === "new" ? "register" : "reset");
-    return reply.redirect(`/m/${(req.params as { token: string }).token}/code`, 303);
+    const sent = await ctx.service.sendCode(t.address, status === "new" ? "register" : "reset");
+    // The link already tells its holder that the address has mail here, so the page may say
+    // plainly why no code came instead of claiming one was mailed.
+    const why = unsent(sent);
+    if (why === null) return reply.redirect(`/m/${token}/code`, 303);
+    const csrf = await ctx.csrfToken(req, reply);
+    const body = codeForm(`/m/${token}/code/verify`, csrf, { intro: why });
+    return sendPage(reply, 429, page(ctx, { title: s.codeTitle, body }));
   });
 
   app.get("/m/:token/code", async (req, reply) => {
@@ -168,7 +185,8 @@ export function registerAuthPages(app: FastifyInstance, ctx: PortalContext): voi
     ctx.logger.info({ event: "portal:code-refused", portalId: t.portalId }, "code refused");
     const token = (req.params as { token: string }).token;
     const csrf = await ctx.csrfToken(req, reply);
-    const body = codeForm(`/m/${token}/code/verify`, csrf, s.codeWrong);
+    const error = check.kind === "locked" ? s.codeLocked(s.dateText(check.until)) : s.codeWrong;
+    const body = codeForm(`/m/${token}/code/verify`, csrf, { error });
     return sendPage(reply, 400, page(ctx, { title: s.codeTitle, body }));
   });
 
@@ -243,7 +261,7 @@ export function registerAuthPages(app: FastifyInstance, ctx: PortalContext): voi
     }
     if (password !== f.confirm) return passwordPage(req, reply, then, s.passwordsDiffer);
     try {
-      await ctx.service.setPassword(session.address, password);
+      await ctx.service.setPassword(session.address, password, { keepSession: session.id });
     } catch (err) {
       ctx.logger.warn({ event: "portal:password-refused", err: errCode(err) }, "password refused");
       return problem(ctx, req, reply, 403, s.forbiddenTitle, s.forbiddenText);
@@ -261,7 +279,11 @@ function errCode(err: unknown): string {
 interface SignInHelpers {
   limited: object;
   csrfOk(req: FastifyRequest, reply: FastifyReply): Promise<boolean>;
-  codeForm(action: string, csrf: string, error?: string, hidden?: Safe): Safe;
+  codeForm(
+    action: string,
+    csrf: string,
+    o?: { error?: string | undefined; hidden?: Safe; intro?: string },
+  ): Safe;
   afterCode(
     reply: FastifyReply,
     address: string,
@@ -326,7 +348,11 @@ function registerSignIn(app: FastifyInstance, ctx: PortalContext, h: SignInHelpe
   function resetCodePage(req: FastifyRequest, reply: FastifyReply, address: string, csrf: string) {
     const hidden = html`<input type="hidden" name="address" value="${address}" />`;
     return (error?: string) => {
-      const body = h.codeForm("/portal/reset/verify", csrf, error, hidden);
+      const body = h.codeForm("/portal/reset/verify", csrf, {
+        error,
+        hidden,
+        intro: s.codeSentIfKnown,
+      });
       return sendPage(reply, error ? 400 : 200, page(ctx, { title: s.codeTitle, body }));
     };
   }
@@ -334,8 +360,15 @@ function registerSignIn(app: FastifyInstance, ctx: PortalContext, h: SignInHelpe
   app.post("/portal/reset", h.limited, async (req, reply) => {
     if (!(await h.csrfOk(req, reply))) return reply;
     const address = normalise(formFields(req.body).address);
-    // The same page follows whether or not the address has mail here (no enumeration).
-    if (address) await ctx.service.sendCode(address, "reset");
+    // The same page, at the same speed, whether or not the address has mail here, is locked
+    // or was sent codes lately: the mail is written after the answer, so neither the words
+    // nor the time taken tell anything about the address.
+    if (address) {
+      const sending = ctx.service.sendCode(address, "reset");
+      sending.catch((err: unknown) =>
+        ctx.logger.error({ event: "portal:code-failed", err: errCode(err) }, "code not sent"),
+      );
+    }
     return resetCodePage(req, reply, address, await ctx.csrfToken(req, reply))();
   });
 

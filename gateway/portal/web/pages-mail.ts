@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { OpenResult, PortalMeta, SessionInfo } from "../service.js";
 import type { PortalContext } from "./context.js";
 import { formFields } from "./context.js";
-import { field, fileSize, form, html } from "./html.js";
+import { field, form, html, type Safe } from "./html.js";
 import { FRAME_STYLE, notice, page } from "./layout.js";
 import { contentDisposition, parseStoredMessage, type ParsedMessage } from "./message.js";
 import { problem, sendPage } from "./pages-auth.js";
@@ -15,12 +15,6 @@ import { registerReply } from "./pages-reply.js";
  */
 
 const ID = /^[A-Za-z0-9_-]{1,100}$/;
-
-/**
- * Passphrases the reader typed for a message, per session, kept in memory only: the frame and
- * download requests cannot carry them in a form. A restart (or another node) asks again.
- */
-const passphrases = new Map<string, string>();
 
 export type Opened =
   | { kind: "ok"; session: SessionInfo & { id: string }; meta: PortalMeta; raw: Buffer }
@@ -39,12 +33,10 @@ export async function openFor(
     if (options.asPage) return { kind: "answered", reply: reply.redirect("/portal/sign-in", 303) };
     return { kind: "answered", reply: reply.code(401).type("text/plain").send("") };
   }
-  const passphrase = passphrases.get(`${session.id}:${id}`);
+  // A passphrase entered for this message is remembered with the session in the store (see
+  // unlock), so the frame and downloads, on any node, open once the page has.
   const result: OpenResult = ID.test(id)
-    ? await ctx.service.open(id, session.address, {
-        view: options.asPage,
-        ...(passphrase ? { passphrase } : {}),
-      })
+    ? await ctx.service.open(id, session.address, { view: options.asPage, session: session.id })
     : { kind: "not-found" };
   if (result.kind === "ok") return { kind: "ok", session, meta: result.meta, raw: result.raw };
 
@@ -63,25 +55,7 @@ export async function openFor(
         reply: await problem(ctx, req, reply, 410, s.revokedTitle, s.revokedText),
       };
     case "passphrase-required":
-    case "wrong-passphrase": {
-      passphrases.delete(`${session.id}:${id}`);
-      const wrong = result.kind === "wrong-passphrase" ? notice("error", s.passphraseWrong) : "";
-      const body = html`<p>${s.passphraseIntro}</p>
-        ${wrong}
-        ${form(
-          `/portal/messages/${id}/passphrase`,
-          session.csrfToken,
-          html`${field({ name: "passphrase", label: s.passphraseLabel, type: "password" })}
-            <button>${s.passphraseButton}</button>`,
-        )}`;
-      const p = page(ctx, {
-        title: s.passphraseTitle,
-        body,
-        csrf: session.csrfToken,
-        signedIn: true,
-      });
-      return { kind: "answered", reply: sendPage(reply, 401, p) };
-    }
+      return { kind: "answered", reply: passphrasePage(ctx, reply, id, session.csrfToken) };
     default:
       return {
         kind: "answered",
@@ -90,14 +64,34 @@ export async function openFor(
   }
 }
 
-function dateText(d: Date): string {
-  return (
-    d.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }) + " UTC"
-  );
+/** Asks for a message's passphrase; `error` says why the last one was refused. */
+function passphrasePage(
+  ctx: PortalContext,
+  reply: FastifyReply,
+  id: string,
+  csrf: string,
+  error?: string,
+): FastifyReply {
+  const s = ctx.strings;
+  const body: Safe = html`<p>${s.passphraseIntro}</p>
+    ${error ? notice("error", error) : ""}
+    ${form(
+      `/portal/messages/${id}/passphrase`,
+      csrf,
+      html`${field({
+          name: "passphrase",
+          label: s.passphraseLabel,
+          type: "password",
+          autocomplete: "off",
+        })} <button>${s.passphraseButton}</button>`,
+    )}`;
+  const p = page(ctx, { title: s.passphraseTitle, body, csrf, signedIn: true });
+  return sendPage(reply, 401, p);
 }
 
 export function registerMailPages(app: FastifyInstance, ctx: PortalContext): void {
   const s = ctx.strings;
+  const dateText = s.dateText;
 
   app.get("/portal/inbox", async (req, reply) => {
     const session = await ctx.session(req);
@@ -125,7 +119,7 @@ export function registerMailPages(app: FastifyInstance, ctx: PortalContext): voi
     return sendPage(reply, 200, p);
   });
 
-  app.post("/portal/messages/:id/passphrase", async (req, reply) => {
+  app.post("/portal/messages/:id/passphrase", ctx.limited, async (req, reply) => {
     const session = await ctx.session(req);
     const f = formFields(req.body);
     if (!session || !(await ctx.csrfValid(req, f._csrf))) {
@@ -133,8 +127,24 @@ export function registerMailPages(app: FastifyInstance, ctx: PortalContext): voi
     }
     const id = (req.params as { id: string }).id;
     if (!ID.test(id)) return problem(ctx, req, reply, 404, s.notFoundTitle, s.notFoundText);
-    passphrases.set(`${session.id}:${id}`, f.passphrase ?? "");
-    return reply.redirect(`/portal/messages/${id}`, 303);
+    const check = await ctx.service.unlock(id, session.address, session.id, f.passphrase ?? "");
+    switch (check.kind) {
+      case "ok":
+        return reply.redirect(`/portal/messages/${id}`, 303);
+      case "wrong":
+        ctx.logger.info({ event: "portal:passphrase-refused", portalId: id }, "passphrase refused");
+        return passphrasePage(ctx, reply, id, session.csrfToken, s.passphraseWrong);
+      case "locked":
+        return passphrasePage(
+          ctx,
+          reply,
+          id,
+          session.csrfToken,
+          s.passphraseLocked(dateText(check.until)),
+        );
+      default:
+        return problem(ctx, req, reply, 404, s.notFoundTitle, s.notFoundText);
+    }
   });
 
   app.get("/portal/messages/:id", async (req, reply) => {
@@ -214,7 +224,7 @@ function messagePage(
     (a) =>
       html`<li>
         <a href="/portal/messages/${id}/attachments/${a.index}" download>
-          ${s.attachmentDownload(a.filename, fileSize(a.size))}</a
+          ${s.attachmentDownload(a.filename, s.fileSize(a.size))}</a
         >
       </li>`,
   );
@@ -237,7 +247,7 @@ function messagePage(
   const body = html` <p><a href="/portal/inbox">${s.backToInbox}</a></p>
     <dl class="headers">
       ${row(s.messageFrom, m.from)}${row(s.messageTo, m.to)}${row(s.messageCc, m.cc)}
-      ${row(s.messageDate, m.date ? dateText(m.date) : "")}
+      ${row(s.messageDate, m.date ? s.dateText(m.date) : "")}
     </dl>
     ${replies} ${remote}
     <iframe
@@ -255,7 +265,7 @@ function messagePage(
             </ul>`
         : ""
     }
-    <p class="muted">${s.messageExpires(dateText(meta.expiresAt))}</p>`;
+    <p class="muted">${s.messageExpires(s.dateText(meta.expiresAt))}</p>`;
   const title = m.subject || meta.subject || s.noSubject;
   return page(ctx, { title, body, csrf, signedIn: true });
 }

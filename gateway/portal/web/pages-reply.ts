@@ -135,6 +135,7 @@ export function registerReply(app: FastifyInstance, ctx: PortalContext): void {
       portalId: id,
       address: session.address,
       replyAll: f.all,
+      session: session.id,
       text: f.text,
       attachments: f.attachments,
     });

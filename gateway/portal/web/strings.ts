@@ -1,11 +1,22 @@
 /**
- * Every English string the portal shows, in one place so a translation replaces this module
- * (or one object shaped like it) and nothing else. Templated strings are functions; their
- * arguments are plain text and are escaped by the page builder, never here.
+ * Every English string the portal shows or mails, in one place: a translation is one object of
+ * type Strings (pass it as `strings`) and nothing else changes. Templated strings are
+ * functions; their arguments are plain text and are escaped by the page or mail builder,
+ * never here. Dates and sizes are formatted here too, since their form is the language's.
  */
 
 export const en = {
   lang: "en",
+  /** Dates on the pages, e.g. "4 Dec 2026, 09:30 UTC". */
+  dateText: (d: Date) =>
+    d.toLocaleString("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" }) +
+    " UTC",
+  /** File sizes, e.g. "1.2 MB". */
+  fileSize: (bytes: number) => {
+    if (bytes < 1024) return `${bytes} bytes`;
+    if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(0)} KB`;
+    return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+  },
   productName: "Secure messages",
   skipToContent: "Skip to main content",
   footer: (org: string) => `Secure messages for ${org}. Please do not share links to this site.`,
@@ -27,7 +38,18 @@ export const en = {
 
   // One-time code.
   codeTitle: "Enter your code",
-  codeSent: "If this address can receive secure messages, we have just e-mailed it a code.",
+  codeSent: "We have just e-mailed you a code.",
+  /** After a reset request: the same words whether or not the address has mail here. */
+  codeSentIfKnown:
+    "If this address has secure messages here, we are e-mailing it a code. If it has asked " +
+    "for several codes lately, or had too many wrong tries, no new code is sent for a while: " +
+    "use the most recent code, or try again later.",
+  codeLocked: (until: string) =>
+    "There were too many wrong tries for this address, so no code can be sent or used " +
+    `until ${until}. Please try again then.`,
+  codeThrottled:
+    "Several codes were sent to this address lately, so no new one was sent. Please use the " +
+    "most recent code, or try again later.",
   codeCheckSpam: "It can take a minute to arrive. Please check your junk folder too.",
   codeLabel: "Code from the e-mail",
   codeButton: "Continue",
@@ -94,6 +116,8 @@ export const en = {
   passphraseLabel: "Passphrase",
   passphraseButton: "Open message",
   passphraseWrong: "That passphrase is not right. Please check it with the sender.",
+  passphraseLocked: (until: string) =>
+    `There were too many wrong passphrases. Please try again after ${until}.`,
 
   // Reply.
   replyTitle: "Reply securely",
@@ -124,6 +148,31 @@ export const en = {
   signInNeededText: "Your session has ended. Please sign in again to continue.",
   errorTitle: "Something went wrong",
   errorText: (ref: string) => `Please try again later. If it keeps happening, quote ${ref}.`,
-} as const;
 
+  // E-mail the portal sends: the notice, the sender's copy, the code, a reply's From name.
+  mail: {
+    /** Dates in mail, e.g. "2026-12-04": read the same way everywhere. */
+    date: (d: Date) => d.toISOString().slice(0, 10),
+    fromName: (org: string) => `${org} secure mail`,
+    noticeIntro: (sender: string, org: string) =>
+      `This message was sent to you securely by ${sender} at ${org}.`,
+    noticeHowTo: "To read it, open this link and confirm your e-mail address:",
+    noticeLink: "Read the secure message",
+    noticeUntil: (date: string) => `The message can be read until ${date}.`,
+    noticeIgnore: "If you did not expect it, you can ignore this e-mail.",
+    senderCopySubject: (subject: string) => `Delivered securely: ${subject}`,
+    senderCopyText: (recipient: string, org: string) =>
+      `Your message to ${recipient} was delivered through the ${org} secure portal.`,
+    senderCopyNotice: (date: string) =>
+      `They were sent a link to read it there until ${date}. This copy has no link: only ` +
+      "they can open it.",
+    codeSubject: (org: string) => `Your code for ${org} secure mail`,
+    codeIs: (code: string) => `Your code is ${code}`,
+    codeWithin: (minutes: number) => `Enter it on the secure mail page within ${minutes} minutes.`,
+    codeIgnore: "If you did not ask for a code, you can ignore this e-mail.",
+    replyFromName: (author: string, org: string) => `${author} via ${org} secure mail`,
+  },
+};
+
+/** A language for the portal: the English object's shape, with any text in it. */
 export type Strings = typeof en;
