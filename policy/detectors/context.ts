@@ -153,14 +153,33 @@ export function inOtherRole(
  * by a digit, on either side ("7712 3456 7890", "1,204,567", "12.5", "2024-11-13T...").
  */
 export function digitsContinue(text: string, start: number, end: number): boolean {
+  return continuesBefore(text, start) || continuesAfter(text, end);
+}
+
+/**
+ * digitsContinue, except that a context word glued to the front of the number is its label,
+ * not part of it ("SSN512-44-1234", "NPI1234567893").
+ */
+export function digitsContinueUnlabelled(
+  view: SegmentView,
+  span: { start: number; end: number },
+  words: ContextWords,
+): boolean {
+  const { start, end } = span;
+  if (continuesAfter(view.text, end)) return true;
+  if (!continuesBefore(view.text, start)) return false;
+  if (isDigit(view.text.charCodeAt(start - 1))) return true;
+  return words.lastEnd(view.lower, Math.max(0, start - 30), start) !== start;
+}
+
+function continuesBefore(text: string, start: number): boolean {
   const before = text.charCodeAt(start - 1);
-  const before2 = text.charCodeAt(start - 2);
+  return isAlnum(before) || (isJoiner(before) && isDigit(text.charCodeAt(start - 2)));
+}
+
+function continuesAfter(text: string, end: number): boolean {
   const after = text.charCodeAt(end);
-  const after2 = text.charCodeAt(end + 1);
-  if (isAlnum(before) || isAlnum(after)) return true;
-  if (isJoiner(before) && isDigit(before2)) return true;
-  if (isJoiner(after) && isDigit(after2)) return true;
-  return false;
+  return isAlnum(after) || (isJoiner(after) && isDigit(text.charCodeAt(end + 1)));
 }
 
 function isDigit(c: number): boolean {

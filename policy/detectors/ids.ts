@@ -1,4 +1,10 @@
-import { ContextWords, digitsContinue, hasContext, inOtherRole } from "./context.js";
+import {
+  ContextWords,
+  digitsContinue,
+  digitsContinueUnlabelled,
+  hasContext,
+  inOtherRole,
+} from "./context.js";
 import type { Detector, DetectorMatch, SegmentView } from "./types.js";
 import {
   isValidAbaRouting,
@@ -28,7 +34,7 @@ const SSN_CONTEXT = new ContextWords([
   "taxpayer id",
   "tin",
 ]);
-const SSN_RE = /(?<!\d)(\d{3})([- ]?)(\d{2})\2(\d{4})(?!\d)/g;
+const SSN_RE = /(?<!\d)(\d{3})([-. ]?)(\d{2})\2(\d{4})(?!\d)/g;
 
 export const ssnDetector: Detector = {
   name: "us-ssn",
@@ -38,10 +44,11 @@ export const ssnDetector: Detector = {
     for (const m of text.matchAll(SSN_RE)) {
       const start = m.index;
       const end = start + m[0].length;
-      if (digitsContinue(text, start, end)) continue;
+      if (digitsContinueUnlabelled(view, { start, end }, SSN_CONTEXT)) continue;
       const digits = `${m[1]}${m[3]}${m[4]}`;
       if (!isValidSsn(digits) || inOtherRole(view, start, { context: SSN_CONTEXT })) continue;
       const context = hasContext(view, { start, end }, { words: SSN_CONTEXT });
+      // Dots are a version's or an address's separators as often as an SSN's: context only.
       const dashed = m[2] === "-";
       const confidence: Confidence = context ? "high" : dashed ? "medium" : "low";
       push(out, view, { start, end, confidence, key: digits }, this.name);
@@ -84,7 +91,8 @@ export const npiDetector: Detector = {
     for (const m of text.matchAll(TEN_DIGITS)) {
       const start = m.index;
       const end = start + 10;
-      if (!isValidNpi(m[0]) || digitsContinue(text, start, end)) continue;
+      if (!isValidNpi(m[0])) continue;
+      if (digitsContinueUnlabelled(view, { start, end }, NPI_CONTEXT)) continue;
       if (inOtherRole(view, start, { context: NPI_CONTEXT })) continue;
       const context = hasContext(view, { start, end }, { words: NPI_CONTEXT, proximity: 30 });
       push(out, view, { start, end, confidence: context ? "high" : "low", key: m[0] }, this.name);

@@ -23,6 +23,11 @@ export function labelledDetector(spec: LabelledSpec): Detector {
   const max = spec.maxLength ?? 20;
   const value = `([a-z0-9][a-z0-9-]{${min - 2},${max - 2}}[a-z0-9])(?![a-z0-9])`;
   const after = new RegExp(`${FILLER}[\\s:#.=-]{0,6}${value}`, "y");
+  // "MRNs: 51244123, 49833127 and 77712345": a label in front of a list labels each value.
+  const listNext = new RegExp(
+    `[^\\S\\n]*(?:[,;/&]|and\\b)[^\\S\\n]*(?:and[^\\S\\n]+)?${value}`,
+    "y",
+  );
   const valueRe = new RegExp(`^[A-Za-z0-9][A-Za-z0-9-]{${min - 2},${max - 2}}[A-Za-z0-9]$`);
   const headers = new ContextWords(spec.headers);
   const kind = `label:${spec.name}`;
@@ -46,6 +51,21 @@ export function labelledDetector(spec: LabelledSpec): Detector {
           { start, end: start + found.length, confidence: "high", key: canon(found) },
           spec.name,
         );
+        listNext.lastIndex = start + found.length;
+        for (let n = 0; n < MAX_LIST; n++) {
+          const more = listNext.exec(view.lower);
+          if (more === null || more[1] === undefined) break;
+          const end = listNext.lastIndex;
+          const itemStart = end - more[1].length;
+          const item = view.text.slice(itemStart, end);
+          if (!plausible(item)) break;
+          push(
+            out,
+            view,
+            { start: itemStart, end, confidence: "high", key: canon(item) },
+            spec.name,
+          );
+        }
       }
       if (view.segment.table === undefined) return;
       const columns = new Set<number>();
@@ -70,6 +90,9 @@ export function labelledDetector(spec: LabelledSpec): Detector {
     },
   };
 }
+
+/** Values of one list after a label that are still taken as labelled. */
+const MAX_LIST = 50;
 
 function plausible(value: string): boolean {
   let digits = 0;

@@ -41,6 +41,24 @@ function endsWord(last: number, after: number): boolean {
   return true;
 }
 
+function isLetter(c: number): boolean {
+  return c >= 97 && c <= 122;
+}
+
+/**
+ * Where a term matched at lower[start, end) ends as a whole word, or -1. A term of three or
+ * more characters ending in a letter other than "s" also matches its plural ("SSNs", "MRNs",
+ * "diagnosis codes"); shorter ones do not, so "hi" is not found in "his" nor "it" in "its".
+ */
+function wordEnd(lower: string, start: number, end: number): number {
+  const last = lower.charCodeAt(end - 1);
+  const after = end < lower.length ? lower.charCodeAt(end) : 32;
+  if (endsWord(last, after)) return end;
+  if (after !== 115 || !isLetter(last) || last === 115 || end - start < 3) return -1;
+  const next = end + 1 < lower.length ? lower.charCodeAt(end + 1) : 32;
+  return endsWord(115, next) ? end + 1 : -1;
+}
+
 /** Characters a space in a term stands for: spaces, tabs, line breaks, "_", "-", NBSP. */
 function isGap(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13 || c === 95 || c === 45 || c === 160;
@@ -133,15 +151,15 @@ export class WordTrie {
       if (node === 0 || SYMBOL[c] === -1) continue;
       let j = i + 1;
       while (node !== 0) {
-        if (
-          terminal[node] === 1 &&
-          endsWord(lower.charCodeAt(j - 1), j < lower.length ? lower.charCodeAt(j) : 32)
-        ) {
-          if (hits === undefined) return j;
-          if (hits === null) lastEnd = Math.max(lastEnd, j);
-          else
-            for (const e of this.#ends.get(node) ?? [])
-              hits.push({ start: i, end: j, term: e.term, kind: e.kind });
+        if (terminal[node] === 1) {
+          const end = wordEnd(lower, i, j);
+          if (end !== -1) {
+            if (hits === undefined) return end;
+            if (hits === null) lastEnd = Math.max(lastEnd, end);
+            else
+              for (const e of this.#ends.get(node) ?? [])
+                hits.push({ start: i, end, term: e.term, kind: e.kind });
+          }
         }
         if (j >= to) break;
         const d = lower.charCodeAt(j);
@@ -153,6 +171,26 @@ export class WordTrie {
           continue;
         }
         const gap = next[node * SYMBOLS + GAP_SYMBOL] ?? 0;
+        if (d === 46 && isLetter(lower.charCodeAt(j - 1))) {
+          // An abbreviation's dot ("Soc. Sec. No.", "S.S.N."): it stands for a gap in the
+          // term, or for nothing between two letters.
+          const after = j + 1 < to ? lower.charCodeAt(j + 1) : 32;
+          if (gap !== 0 && isGap(after)) {
+            let k = j + 1;
+            while (k < to && k - j < 8 && isGap(lower.charCodeAt(k))) k++;
+            node = gap;
+            j = k;
+            continue;
+          }
+          const skip =
+            after < 128 && isLetter(after)
+              ? (next[node * SYMBOLS + (SYMBOL[after] as number)] ?? 0)
+              : 0;
+          if (skip === 0) break;
+          node = skip;
+          j += 2;
+          continue;
+        }
         if (gap === 0 || !isGap(d)) break;
         let k = j;
         while (k < to && k - j < 8 && isGap(lower.charCodeAt(k))) k++;
