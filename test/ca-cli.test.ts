@@ -4,6 +4,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import t from "tap";
+import { loadConfig } from "../gateway/config/index.js";
+import { openKeyRepository } from "../gateway/store/index.js";
 import { requireTools } from "./helpers/tools.js";
 import { openssl } from "./smime-fixtures.js";
 
@@ -104,6 +106,41 @@ t.test("sealgate certs ca init, then certs issue, gives files openssl accepts", 
   t.match(inside, /BEGIN PRIVATE KEY/);
   t.match(inside, /subject=CN = doc@clinic.example/);
 });
+
+t.test(
+  "certs issue --store keeps the staff key sealed in the store as that member's signer",
+  async (t) => {
+    const issued = await sealgate([
+      "certs",
+      "issue",
+      "lab@clinic.example",
+      "--out",
+      path.join(root, "stored"),
+      "--format",
+      "pem",
+      "--store",
+    ]);
+    t.equal(issued.code, 0, issued.stderr);
+    t.match(issued.stdout, /stored as staff-smime [0-9a-f]{64} \(private key sealed\)\n$/);
+    const config = loadConfig(null, { dataDir: data }).config;
+    const keys = await openKeyRepository(config);
+    t.teardown(() => keys.close());
+    const [stored] = await keys.keysForAddress("lab@clinic.example", ["staff-smime"]);
+    t.equal(stored?.source, "issued");
+    const certFile = path.join(root, "stored", "lab@clinic.example.pem");
+    const keyFile = path.join(root, "stored", "lab@clinic.example.key");
+    t.equal(
+      readFileSync(certFile, "utf8"),
+      stored?.material,
+      "the stored certificate is the issued one, with its chain",
+    );
+    t.equal(
+      stored?.privateMaterial,
+      readFileSync(keyFile, "utf8"),
+      "the KEK-sealed key opens to the issued key",
+    );
+  },
+);
 
 t.test("without the CA passphrase, or with a wrong one, nothing is issued", async (t) => {
   const missing = await sealgate(["certs", "issue", "x@clinic.example", "--out", root], {

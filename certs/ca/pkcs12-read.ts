@@ -55,8 +55,12 @@ export interface Pkcs12Contents {
 }
 
 type Node = asn1js.AsnType & {
-  idBlock: { tagClass: number; tagNumber: number };
-  valueBlock: { value?: Node[]; valueHexView?: Uint8Array; valueDec?: number };
+  idBlock: { tagClass: number; tagNumber: number; isConstructed: boolean };
+  valueBlock: {
+    value?: Node[];
+    valueHexView?: Uint8Array;
+    valueDec?: number;
+  };
 };
 
 function bad(message: string, cause?: unknown): CaError {
@@ -91,8 +95,12 @@ function intOf(node: Node | undefined, fallback: number): number {
 
 /** The bytes of an OCTET STRING, primitive or (BER) constructed from segments. */
 function octets(node: Node): Buffer {
+  // asn1js also decodes an OCTET STRING's contents when they look like ASN.1; only a
+  // constructed (BER) string's children are segments.
   const parts = node.valueBlock.value;
-  if (Array.isArray(parts) && parts.length > 0) return Buffer.concat(parts.map(octets));
+  if (node.idBlock.isConstructed && Array.isArray(parts)) {
+    return Buffer.concat(parts.map(octets));
+  }
   return Buffer.from(node.valueBlock.valueHexView ?? new Uint8Array());
 }
 
