@@ -3,8 +3,9 @@
  * runs under tsx in tests and from the compiled build. It loads pdf.js once, then answers one
  * job at a time: `{ id, data, maxChars }` → `{ id, pages }` or `{ id, error }` where error is
  * an unscannable reason. Text items are joined by position: a new baseline starts a line and
- * a horizontal gap wider than a fifth of the font size becomes a space, so neighbouring table
- * cells never merge into one number. Filled form fields are read too.
+ * a horizontal gap wider than a fifth of the font size becomes a space, and one wider than one
+ * and a half em (a table's column gap, never a word space) a tab, so neighbouring table cells
+ * never merge into one number, not even one with spaces ("512 44 1234"). Filled form fields are read too.
  */
 export const PDF_WORKER_SOURCE = String.raw`
 const { parentPort, workerData } = require("node:worker_threads");
@@ -27,10 +28,15 @@ function render(items) {
     if (lastY !== null && Math.abs(y - lastY) > size / 2) {
       if (!atLineStart) out.push("\n");
       atLineStart = true;
+    } else if (lastEnd !== null && !atLineStart && x - lastEnd > size * 1.5) {
+      out.push("\t");
     } else if (lastEnd !== null && !atLineStart && x - lastEnd > size / 5) {
       out.push(" ");
     }
-    if (it.str.length > 0) {
+    if (it.str.length > 0 && it.str.trim() === "" && it.width > size * 1.5) {
+      // pdf.js fills a wide gap with one space item as wide as the gap: a column break.
+      if (!atLineStart) out.push("\t");
+    } else if (it.str.length > 0) {
       out.push(it.str);
       atLineStart = false;
     }
