@@ -3,11 +3,17 @@ import type { AddressInfo } from "node:net";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import nodemailer from "nodemailer";
 import t from "tap";
 import { launchBrowser, newContext, requireBrowser } from "./helpers/browser.js";
-import { runCli, waitForEvent } from "./helpers/gateway.js";
-import { codeIn, linkIn, mailTo, startPortalGateway, type PortalSetup } from "./helpers/portal.js";
+import { runCli } from "./helpers/gateway.js";
+import {
+  codeIn,
+  mailTo,
+  sendSecure,
+  signIn,
+  startPortalGateway,
+  Visitor,
+} from "./helpers/portal.js";
 
 /**
  * What the portal must refuse: scripts in a message, remote images fetched without consent,
@@ -15,81 +21,7 @@ import { codeIn, linkIn, mailTo, startPortalGateway, type PortalSetup } from "./
  * revoked messages, and a stored body readable without the key-encryption key.
  */
 
-const SENDER = "dr.ruiz@clinic.test";
-
-async function send(
-  s: PortalSetup,
-  to: string,
-  o: { subject: string; html?: string; text?: string },
-) {
-  const before = s.mail.messages.length;
-  const transport = nodemailer.createTransport({
-    host: s.gw.smtp.host,
-    port: s.gw.smtp.port,
-    secure: false,
-    tls: { rejectUnauthorized: false },
-  });
-  const info = (await transport.sendMail({
-    from: SENDER,
-    to,
-    subject: `[secure] ${o.subject}`,
-    ...(o.html ? { html: o.html } : {}),
-    text: o.text ?? "See the message.",
-  })) as { response: string };
-  transport.close();
-  const queueId = /queued as (\S+)/.exec(info.response)?.[1] ?? "";
-  const events = await waitForEvent(s.gw.store, queueId, "portal:stored");
-  const stored = events.find((e) => e.name === "portal:stored" && e.recipient === to);
-  const notice = await mailTo(s.mail, to, /\/m\//, { after: before });
-  return { queueId, portalId: String(stored?.data?.portalId), link: linkIn(notice) };
-}
-
-/** A small HTTP client with a cookie jar, reading CSRF tokens out of the forms. */
-class Visitor {
-  readonly #base: string;
-  #cookies = new Map<string, string>();
-
-  constructor(base: string) {
-    this.#base = base;
-  }
-
-  async request(url: string, form?: Record<string, string>) {
-    const res = await fetch(new URL(url, this.#base), {
-      method: form ? "POST" : "GET",
-      redirect: "manual",
-      headers: {
-        cookie: [...this.#cookies].map(([k, v]) => `${k}=${v}`).join("; "),
-        ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
-      },
-      ...(form ? { body: new URLSearchParams(form).toString() } : {}),
-    });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(";");
-      const [k, v] = (pair ?? "").split("=");
-      if (k && v !== undefined) this.#cookies.set(k, v);
-    }
-    const text = await res.text();
-    const csrf = /name="_csrf" value="([^"]+)"/.exec(text)?.[1] ?? "";
-    return { status: res.status, text, csrf, location: res.headers.get("location") };
-  }
-
-  hasSession(): boolean {
-    return Boolean(this.#cookies.get("sg_session"));
-  }
-}
-
-/** Signs an address in through its link: code from the mailbox, then a password. */
-async function signIn(s: PortalSetup, link: string, address: string): Promise<Visitor> {
-  const v = new Visitor(s.base);
-  const landing = await v.request(link);
-  const before = s.mail.messages.length;
-  await v.request(`${link}/code`, { _csrf: landing.csrf });
-  const code = await codeIn(await mailTo(s.mail, address, /Your code/, { after: before }));
-  const page = await v.request(`${link}/code`);
-  const verified = await v.request(`${link}/code/verify`, { _csrf: page.csrf, code });
-  if (verified.status !== 303) throw new Error(`code refused (${verified.status})`);
-  return v;
-}
+const send = sendSecure;
 
 t.test("a script in the message does not run and a remote image is not fetched", async (t) => {
   if (!requireBrowser(t)) return;

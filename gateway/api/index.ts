@@ -1,6 +1,10 @@
 import { readFileSync } from "node:fs";
 import Fastify, { type FastifyInstance } from "fastify";
-import { registerPortal, type PortalWebOptions } from "../portal/web/index.js";
+import {
+  registerPortal,
+  registerSecurityHeaders,
+  type PortalWebOptions,
+} from "../portal/web/index.js";
 import type { Store } from "../store/index.js";
 
 /**
@@ -27,10 +31,9 @@ export function createHttp(options: HttpOptions): FastifyInstance {
     https ? Fastify({ logger: false, https }) : Fastify({ logger: false })
   ) as FastifyInstance;
 
-  app.addHook("onSend", async (_req, reply) => {
-    reply.header("X-Content-Type-Options", "nosniff");
-    reply.header("Cache-Control", "no-store");
-  });
+  // On the root, before any route: /healthz, 404s and errors carry them as the portal does.
+  const httpsBase = options.portal?.config.baseUrl.toLowerCase().startsWith("https:") ?? false;
+  registerSecurityHeaders(app, { https: Boolean(https) || httpsBase });
 
   app.get("/healthz", async () => {
     const queue = await options.store.stats();

@@ -3,8 +3,15 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { simpleParser } from "mailparser";
+import nodemailer from "nodemailer";
 import type { Test } from "tap";
-import { startTestGateway, waitFor, type RawConfig, type TestGateway } from "./gateway.js";
+import {
+  startTestGateway,
+  waitFor,
+  waitForEvent,
+  type RawConfig,
+  type TestGateway,
+} from "./gateway.js";
 import { issueCert, makeTestCa } from "./pki.js";
 import { startSink, type ReceivedMessage, type Sink } from "./sink.js";
 
@@ -81,4 +88,118 @@ export function binaryFile(name: string, size: number): { file: string; bytes: B
   const file = path.join(mkdtempSync(path.join(tmpdir(), "sealgate-att-")), name);
   writeFileSync(file, bytes);
   return { file, bytes };
+}
+
+export const SENDER = "dr.ruiz@clinic.test";
+
+export interface SentPortalMessage {
+  queueId: string;
+  portalId: string;
+  link: string;
+}
+
+/** Sends a [secure] message to one address through the gateway and waits for its notice. */
+export async function sendSecure(
+  s: PortalSetup,
+  to: string,
+  o: {
+    subject: string;
+    html?: string;
+    text?: string;
+    attachments?: { filename: string; content: Buffer; contentType?: string }[];
+  },
+): Promise<SentPortalMessage> {
+  const before = s.mail.messages.length;
+  const transport = nodemailer.createTransport({
+    host: s.gw.smtp.host,
+    port: s.gw.smtp.port,
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
+  const info = (await transport.sendMail({
+    from: SENDER,
+    to,
+    subject: `[secure] ${o.subject}`,
+    ...(o.html ? { html: o.html } : {}),
+    text: o.text ?? "See the message.",
+    ...(o.attachments ? { attachments: o.attachments } : {}),
+  })) as { response: string };
+  transport.close();
+  const queueId = /queued as (\S+)/.exec(info.response)?.[1] ?? "";
+  const events = await waitForEvent(s.gw.store, queueId, "portal:stored");
+  // One recipient per message here, so its one portal:stored event is this address's.
+  const stored = events.find((e) => e.name === "portal:stored");
+  const notice = await mailTo(s.mail, to, /\/m\//, { after: before });
+  return { queueId, portalId: String(stored?.data?.portalId), link: linkIn(notice) };
+}
+
+/** A small HTTP client with a cookie jar, reading CSRF tokens out of the forms. */
+export class Visitor {
+  readonly #base: string;
+  #cookies = new Map<string, string>();
+
+  constructor(base: string) {
+    this.#base = base;
+  }
+
+  async request(url: string, form?: Record<string, string>) {
+    const res = await fetch(new URL(url, this.#base), {
+      method: form ? "POST" : "GET",
+      redirect: "manual",
+      headers: {
+        cookie: [...this.#cookies].map(([k, v]) => `${k}=${v}`).join("; "),
+        ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+      },
+      ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+    });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const [k, v] = (pair ?? "").split("=");
+      if (k && v !== undefined) this.#cookies.set(k, v);
+    }
+    const body = Buffer.from(await res.arrayBuffer());
+    const text = body.toString("utf8");
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(text)?.[1] ?? "";
+    return {
+      status: res.status,
+      text,
+      body,
+      csrf,
+      location: res.headers.get("location"),
+      headers: res.headers,
+    };
+  }
+
+  hasSession(): boolean {
+    return Boolean(this.#cookies.get("sg_session"));
+  }
+}
+
+/** Asks for a code on the notice link's page and reads it from the mailbox. */
+export async function codeByLink(s: PortalSetup, v: Visitor, link: string, address: string) {
+  const landing = await v.request(link);
+  const before = s.mail.messages.length;
+  await v.request(`${link}/code`, { _csrf: landing.csrf });
+  return codeIn(await mailTo(s.mail, address, /Your code/, { after: before }));
+}
+
+/** Signs an address in through its link: the code from the mailbox gives a session. */
+export async function signIn(s: PortalSetup, link: string, address: string): Promise<Visitor> {
+  const v = new Visitor(s.base);
+  const code = await codeByLink(s, v, link, address);
+  const page = await v.request(`${link}/code`);
+  const verified = await v.request(`${link}/code/verify`, { _csrf: page.csrf, code });
+  if (verified.status !== 303) throw new Error(`code refused (${verified.status})`);
+  return v;
+}
+
+/** After signIn: sets the password on the page the code led to. */
+export async function setPassword(v: Visitor, password: string): Promise<void> {
+  const form = await v.request("/portal/password");
+  const r = await v.request("/portal/password", {
+    _csrf: form.csrf,
+    password,
+    confirm: password,
+  });
+  if (r.status !== 303) throw new Error(`password refused (${r.status})`);
 }

@@ -49,18 +49,34 @@ const PAGE_CSP = {
   upgradeInsecureRequests: null,
 };
 
+/**
+ * The security headers of every response of the HTTP listener (pages, assets, /healthz, 404s,
+ * errors): registered on the root instance, before any route, so nothing is served without
+ * them. A JSON answer is not affected by a page policy; a route that needs a stricter one
+ * (the message frame, downloads) sets its own.
+ */
+export function registerSecurityHeaders(app: FastifyInstance, options: { https: boolean }): void {
+  void app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: PAGE_CSP },
+    // HSTS only means something over HTTPS; on plain loopback HTTP it would be ignored.
+    strictTransportSecurity: options.https ? { maxAge: 31_536_000 } : false,
+    referrerPolicy: { policy: "no-referrer" },
+    crossOriginEmbedderPolicy: false,
+  });
+  app.addHook("onSend", async (_req, reply) => {
+    reply.header("Cache-Control", "no-store");
+    reply.header(
+      "Permissions-Policy",
+      "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+    );
+  });
+}
+
 async function portalPlugin(app: FastifyInstance, options: PortalWebOptions): Promise<void> {
   const ctx = new PortalContext({ ...options, csrfKey: options.csrfKey ?? randomBytes(32) }, en);
   const s = ctx.strings;
   const maxReply = options.config.maxReplyBytes ?? DEFAULT_MAX_REPLY;
 
-  await app.register(helmet, {
-    contentSecurityPolicy: { useDefaults: false, directives: PAGE_CSP },
-    // HSTS only means something over HTTPS; on plain loopback HTTP it would be ignored.
-    strictTransportSecurity: ctx.secureCookies ? { maxAge: 31_536_000 } : false,
-    referrerPolicy: { policy: "no-referrer" },
-    crossOriginEmbedderPolicy: false,
-  });
   await app.register(cookie);
   await app.register(formbody, { bodyLimit: 64 * 1024 });
   await app.register(multipart, {
@@ -70,14 +86,6 @@ async function portalPlugin(app: FastifyInstance, options: PortalWebOptions): Pr
   await app.register(rateLimit, {
     global: false,
     errorResponseBuilder: () => ({ statusCode: 429, tooMany: true }),
-  });
-
-  app.addHook("onSend", async (_req, reply) => {
-    reply.header("Cache-Control", "no-store");
-    reply.header(
-      "Permissions-Policy",
-      "camera=(), microphone=(), geolocation=(), interest-cohort=()",
-    );
   });
 
   app.setErrorHandler(async (error, req, reply) => {
@@ -125,7 +133,8 @@ async function portalPlugin(app: FastifyInstance, options: PortalWebOptions): Pr
 
 /**
  * Registers the portal on a Fastify instance (the gateway's HTTP listener). It stays in its
- * own encapsulated context, so its headers, parsers and limits do not touch the other routes.
+ * own encapsulated context, so its parsers and limits do not touch the other routes; the
+ * security headers come from the root (registerSecurityHeaders).
  */
 export function registerPortal(app: FastifyInstance, options: PortalWebOptions): void {
   void app.register(portalPlugin, options);
