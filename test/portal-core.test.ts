@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
@@ -17,6 +17,7 @@ import { createLogger } from "../gateway/log.js";
 import { ACCOUNT_EVENTS_ID, PortalCore } from "../gateway/portal/core.js";
 import { openBody } from "../gateway/portal/crypto.js";
 import type { ReplyRequest } from "../gateway/portal/service.js";
+import { en, type Strings } from "../gateway/portal/web/strings.js";
 import { SqlitePortalStore } from "../gateway/store/portal-sqlite.js";
 import { SqliteStore } from "../gateway/store/sqlite.js";
 import type { StoredEvent, StoredMessage } from "../gateway/store/types.js";
@@ -420,4 +421,132 @@ t.test("no event data and no log line carries the subject, body or a matched val
     t.notOk(text.includes(SUBJECT), `${what}: no subject`);
     for (const a of [PATIENT, SENDER, OTHER, NURSE]) t.notOk(text.includes(a), `${what}: no ${a}`);
   }
+});
+
+t.test("the sender's copy says where the message went and holds no link", async (t) => {
+  const h = await setup(t, (c) => void (c.portal.copySenderOnNotice = true));
+  await h.deliverTo([PATIENT]);
+  const mails = await h.queued();
+  t.equal(mails.length, 2, "the recipient's notice and the sender's copy");
+  const notice = mails.find((m) => m.envelope.rcptTo.join() === PATIENT);
+  const copy = mails.find((m) => m.envelope.rcptTo.join() === SENDER);
+  const link = /https:\/\/portal\.clinic\.test\/m\/[A-Za-z0-9_-]+/.exec(
+    notice ? await textOf(notice) : "",
+  )?.[0];
+  t.ok(link, "the recipient's notice has the link");
+  const raw = copy?.raw.toString("latin1") ?? "";
+  t.notOk(raw.includes("/m/"), "the sender's copy has no portal link at all");
+  t.notOk(link && raw.includes(link), "least of all the recipient's");
+  const text = copy ? await textOf(copy) : "";
+  t.match(text, new RegExp(`Your message to ${PATIENT.replace(".", "\\.")} was delivered`));
+  t.match(text, /through the sealgate secure portal/);
+  t.notMatch(raw, CONTENT, "and none of the message");
+  t.match(raw, /^Subject: Delivered securely: Secure message\r$/m);
+});
+
+t.test(
+  "a passphrase named by policy is hashed into the row and asked before opening",
+  async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), "sealgate-pass-"));
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, "passphrase");
+    writeFileSync(file, "Heron-Tide-42\n");
+    const h = await setup(t);
+    const verdict = {
+      action: "encrypt",
+      portalPassphrase: "required",
+      portalPassphraseFrom: { file },
+    };
+    const { queueId, portalIds } = await h.deliverTo([PATIENT], verdict);
+    const id = portalIds[0] ?? "";
+    const row = await h.portal.getMessage(id);
+    t.match(row?.passphraseHash, /^scrypt\$/, "an scrypt hash is stored");
+    t.same(await dataOf(h, queueId, "portal:stored"), [
+      {
+        portalId: id,
+        noticeQueueId: String((await h.queued())[0]?.id),
+        expiresAt: row?.expiresAt.toISOString(),
+        passphrase: "required",
+      },
+    ]);
+    const session = await h.core.createSession(PATIENT);
+    const opts = { session: session.sessionId };
+    t.match(await h.core.open(id, PATIENT, opts), { kind: "passphrase-required" });
+    t.match(await h.core.open(id, PATIENT), { kind: "passphrase-required" }, "without a session");
+    const reply = { portalId: id, address: PATIENT, replyAll: false, text: "x", attachments: [] };
+    t.same(await h.core.submitReply({ ...reply, session: session.sessionId }), {
+      kind: "passphrase-required",
+    });
+    t.same(await h.core.unlock(id, PATIENT, session.sessionId, "Heron-Tide-42\n"), {
+      kind: "wrong",
+      remaining: 4,
+    });
+    t.same(await h.core.unlock(id, OTHER, session.sessionId, "Heron-Tide-42"), {
+      kind: "not-found",
+    });
+    t.same(await h.core.unlock(id, PATIENT, session.sessionId, "Heron-Tide-42"), { kind: "ok" });
+    t.equal((await h.core.open(id, PATIENT, opts)).kind, "ok", "this session may read it");
+    const other = await h.core.createSession(PATIENT);
+    t.match(await h.core.open(id, PATIENT, { session: other.sessionId }), {
+      kind: "passphrase-required",
+    });
+    t.equal((await h.core.submitReply({ ...reply, session: session.sessionId })).kind, "queued");
+  },
+);
+
+t.test("a missing passphrase file fails the wrap, naming the file and not storing", async (t) => {
+  const h = await setup(t);
+  const verdict = { action: "encrypt", portalPassphraseFrom: { file: "/nonexistent/pass" } };
+  await t.rejects(h.deliverTo([PATIENT], verdict), {
+    code: "PORTAL_PASSPHRASE_UNAVAILABLE",
+    message: /file \/nonexistent\/pass/,
+  });
+  t.same(await h.portal.listMessages(), [], "no copy was stored");
+  t.same(await h.queued(), [], "no notice queued");
+});
+
+t.test("notices and code mail speak the language given", async (t) => {
+  const fr: Strings = {
+    ...en,
+    lang: "fr",
+    mail: {
+      ...en.mail,
+      noticeIntro: (sender: string, org: string) => `Message sécurisé de ${sender} (${org}).`,
+      codeIs: (code: string) => `Votre code : ${code}`,
+    },
+  };
+  const h = await setup(t);
+  const core = new PortalCore({
+    portal: h.portal,
+    queue: h.queue,
+    config: h.config,
+    kek: h.kek,
+    logger: createLogger({ level: "fatal" }),
+    strings: fr,
+  });
+  const queueId = await h.queue.enqueue({
+    envelope: { mailFrom: SENDER, rcptTo: [PATIENT] },
+    raw: ORIGINAL,
+    messageId: null,
+    connector: "m365",
+    clientIp: "127.0.0.1",
+    origin: "ingress",
+    eightBit: false,
+    smtpUtf8: false,
+  });
+  const plan = {
+    recipients: [PATIENT],
+    route: "portal" as const,
+    nextHop: "portal",
+    sensitive: true,
+  };
+  await h.queue.routeMessage(queueId, [plan]);
+  const [delivery] = await h.queue.leaseDeliveries({ owner: "t", limit: 10, leaseMs: MINUTE });
+  if (!delivery) throw new Error("not leased");
+  await core.deliver(delivery);
+  const [notice] = await h.queued();
+  t.match(notice ? await textOf(notice) : "", /Message sécurisé de Dr Ana Ruiz \(sealgate\)\./);
+  await core.sendCode(PATIENT, "register");
+  const [code] = await h.queued();
+  t.match(code ? await textOf(code) : "", /Votre code : \d{8}/);
 });

@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import t, { type Test } from "tap";
@@ -448,4 +448,34 @@ t.test("the sqlite portal tables opened first still make a private folder and fi
   const mode = (file: string) => (statSync(file).mode & 0o777).toString(8);
   t.equal(mode(dir), "700", "the data folder is 0700");
   t.equal(mode(path.join(dir, "sealgate.db")), "600", "the database is 0600");
+});
+
+t.test("sqlite: a revoked or expired body and key leave no bytes in the file or WAL", async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), "sealgate-portal-"));
+  const store = new SqlitePortalStore({ dataDir: dir });
+  t.teardown(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const marks = ["Kestrel", "Marten"].map((w) => `${w}-${randomBytes(8).toString("hex")}`);
+  const rows = marks.map((mark) =>
+    record({
+      // A stand-in for a sealed body: large enough to need overflow pages, and easy to find.
+      body: Buffer.from(`${mark} `.repeat(2000)),
+      wrappedKey: `sgk1.${mark}-key`,
+      expiresAt: at(DAY),
+    }),
+  );
+  for (const r of rows) await store.putMessage(r);
+  const [revoked, expired] = rows;
+  await store.revoke(revoked?.id ?? "", "admin", at(MINUTE));
+  await store.deleteExpiredBodies(at(DAY));
+  t.match(await store.getMessage(expired?.id ?? ""), { body: null, wrappedKey: null });
+  const file = path.join(dir, "sealgate.db");
+  const bytes = Buffer.concat(
+    [file, `${file}-wal`].map((f) => (existsSync(f) ? readFileSync(f) : Buffer.alloc(0))),
+  );
+  for (const mark of marks) {
+    t.notOk(bytes.includes(mark), `no trace of ${mark.split("-")[0]}'s body or key on disk`);
+  }
 });
