@@ -41,6 +41,8 @@ export type DiscoveryResult =
 
 interface RemoteAnswer {
   found: StoredKey | null;
+  /** Sources that answered for certain: no key there, or none usable (revoked, expired ...). */
+  disowned: KeySource[];
   /** Per-method outcome, e.g. "wkd: not found", "keyserver: timeout". */
   notes: string[];
   rejections: KeyRejection[];
@@ -58,7 +60,8 @@ const DEFAULTS = {
 /**
  * Finds a usable OpenPGP key for an address: the local repository first, then WKD, then a
  * keyserver. Remote answers are cached (shorter when negative) and usable discovered keys are
- * stored with their source. Every step is bounded by its timeout, so a lookup never takes
+ * stored with their source; a stored discovered key older than the positive cache lifetime is
+ * looked up again (see #settleStale). Every step is bounded by its timeout, so a lookup never takes
  * longer than the sum of the enabled methods' timeouts.
  */
 export class KeyDiscovery {
@@ -66,10 +69,12 @@ export class KeyDiscovery {
   readonly #cache: LRUCache<string, RemoteAnswer>;
   readonly #inFlight = new Map<string, Promise<RemoteAnswer>>();
   readonly #negativeTtl: number;
+  readonly #ttl: number;
 
   constructor(opts: DiscoveryOptions) {
     this.#opts = opts;
     const ttl = opts.cache?.ttlMs ?? DEFAULTS.ttlMs;
+    this.#ttl = ttl;
     this.#negativeTtl = opts.cache?.negativeTtlMs ?? Math.min(DEFAULTS.negativeTtlMs, ttl);
     if (this.#negativeTtl > ttl) {
       throw new RangeError("the negative cache TTL must not exceed the positive one");
@@ -90,7 +95,9 @@ export class KeyDiscovery {
     const rejections: KeyRejection[] = [];
 
     const local = await this.#opts.repository.keysForAddress(parsed.normalised, ["pgp-public"]);
-    const fromStore = await this.#firstUsable(local, parsed.normalised, rejections);
+    const stale = local.filter((k) => this.#stale(k));
+    const fresh = local.filter((k) => !stale.includes(k));
+    const fromStore = await this.#firstUsable(fresh, parsed.normalised, rejections);
     if (fromStore) return fromStore;
 
     const remote = await this.#remote(parsed);
@@ -99,9 +106,52 @@ export class KeyDiscovery {
       const again = await this.#firstUsable([remote.found], parsed.normalised, rejections);
       if (again) return again;
     }
+    const kept = await this.#settleStale(stale, remote, rejections);
+    const fallback = await this.#firstUsable(kept, parsed.normalised, rejections);
+    if (fallback) {
+      const failed = remote.notes.length > 0 ? ` (${remote.notes.join("; ")})` : "";
+      return { ...fallback, reason: `${fallback.reason}, not re-checked${failed}` };
+    }
     const why = [...remote.notes, ...rejections.map((r) => r.reason)];
     const reason = `pgp: no usable key${why.length > 0 ? ` (${why.join("; ")})` : ""}`;
     return { kind: "none", reason, rejections };
+  }
+
+  /**
+   * A key found by WKD or a keyserver is trusted for as long as a positive answer is cached;
+   * after that it is looked up again. createdAt is when it was last fetched.
+   */
+  #stale(key: StoredKey): boolean {
+    if (key.source !== "wkd" && key.source !== "keyserver") return false;
+    const now = (this.#opts.now?.() ?? new Date()).getTime();
+    return now - key.createdAt.getTime() > this.#ttl;
+  }
+
+  /**
+   * Stale keys after a fresh lookup: one whose source now answers for certain that it has no
+   * usable key for the address (not found, revoked, expired) is removed from the store; one
+   * whose source could not be asked (timeout, connection, TLS) is kept and still used, so a
+   * network fault does not take a working key away.
+   */
+  async #settleStale(
+    stale: StoredKey[],
+    remote: RemoteAnswer,
+    rejections: KeyRejection[],
+  ): Promise<StoredKey[]> {
+    const kept: StoredKey[] = [];
+    for (const key of stale) {
+      if (remote.found?.id === key.id) continue;
+      if (!remote.disowned.includes(key.source)) {
+        kept.push(key);
+        continue;
+      }
+      await this.#opts.repository.removeKey(key.id);
+      rejections.push({
+        keyId: key.id,
+        reason: `pgp: stored key no longer offered by ${key.source}, removed`,
+      });
+    }
+    return kept;
   }
 
   /** Forgets cached remote answers (all, or one address's). */
@@ -157,7 +207,7 @@ export class KeyDiscovery {
   }
 
   async #lookUp(address: ParsedAddress): Promise<RemoteAnswer> {
-    const answer: RemoteAnswer = { found: null, notes: [], rejections: [] };
+    const answer: RemoteAnswer = { found: null, disowned: [], notes: [], rejections: [] };
     const wkd = this.#opts.wkd;
     if (wkd?.enabled ?? true) {
       const signal = AbortSignal.timeout(wkd?.timeoutMs ?? DEFAULTS.wkdTimeoutMs);
@@ -199,6 +249,7 @@ export class KeyDiscovery {
     }
     if (material === null) {
       answer.notes.push(`${source}: not found`);
+      answer.disowned.push(source);
       return;
     }
     let keys: PublicKey[];
@@ -222,6 +273,7 @@ export class KeyDiscovery {
       return;
     }
     answer.notes.push(`${source}: no usable key`);
+    answer.disowned.push(source);
   }
 
   async #store(key: PublicKey, address: string, source: KeySource, expires: Date | null) {

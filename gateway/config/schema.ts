@@ -233,7 +233,10 @@ export const secureSchema = z
         contentEncryption: z.enum(["aes-256-cbc", "aes-256-gcm"]).default("aes-256-cbc"),
         /** RSA key transport. Default pkcs1v15 (Outlook, Apple Mail); oaep is stronger. */
         rsaPadding: z.enum(["pkcs1v15", "oaep"]).default("pkcs1v15"),
-        /** Sign with the organisation's certificate before encrypting. Default false. */
+        /**
+         * Sign before encrypting: with the sender's own key (keys import --staff, certs issue
+         * --store) when stored, else the organisation's (keys import --org). Default false.
+         */
         signWithOrganisation: z.boolean().default(false),
       })
       .strict()
@@ -253,7 +256,10 @@ export const secureSchema = z
           })
           .strict()
           .prefault({}),
-        /** Seconds one recipient's whole key lookup may take. Default 10. */
+        /**
+         * Seconds each source (WKD, keyserver) may take; one recipient's whole lookup is
+         * bounded by their sum plus one second for the key store. Default 10.
+         */
         timeout: z.number().positive().default(10),
       })
       .strict()

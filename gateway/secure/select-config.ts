@@ -15,6 +15,9 @@ export class SelectorConfigError extends Error {
   }
 }
 
+/** Time for the key store's own reads on top of the network sources' bounds. */
+const STORE_MARGIN_MS = 1000;
+
 export interface SelectorWiring {
   repository: KeyRepository;
   /** The deliverer's prober (shared MTA-STS cache); null outside mode mx. */
@@ -46,15 +49,20 @@ export function createSelector(config: Config, wiring: SelectorWiring): Recipien
   if (existsSync(ownCaFile)) fileAnchors.push(readFileSync(ownCaFile, "utf8"));
   const { repository } = wiring;
   const usesPgp = s.order.includes("pgp");
+  // secure.pgp.timeout bounds each source; the whole lookup gets room for every enabled one
+  // plus the store, so a WKD that uses its full time still leaves the keyserver its turn.
+  const perSourceMs = s.pgp.timeout * 1000;
+  const sources = Number(s.pgp.wkd) + Number(s.pgp.keyserver.enabled);
+  const pgpTimeoutMs = perSourceMs * Math.max(1, sources) + STORE_MARGIN_MS;
   const discovery = usesPgp
     ? new KeyDiscovery({
         repository,
-        wkd: { enabled: s.pgp.wkd, timeoutMs: s.pgp.timeout * 1000 },
+        wkd: { enabled: s.pgp.wkd, timeoutMs: perSourceMs },
         keyserver: {
           enabled: s.pgp.keyserver.enabled,
           url: s.pgp.keyserver.url,
           protocol: s.pgp.keyserver.protocol,
-          timeoutMs: s.pgp.timeout * 1000,
+          timeoutMs: perSourceMs,
         },
         ...(wiring.http ? { http: wiring.http } : {}),
       })
@@ -70,6 +78,6 @@ export function createSelector(config: Config, wiring: SelectorWiring): Recipien
     mode: config.delivery.mode,
     smartHost: config.delivery.smartHost?.host,
     order: s.order,
-    pgpTimeoutMs: s.pgp.timeout * 1000,
+    pgpTimeoutMs,
   });
 }
