@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { openStore, type StoredEvent } from "../gateway/store/index.js";
+import { rcptAddress } from "../gateway/store/privacy.js";
 import { configFromFlags, withConfigFlags, type CommonFlags } from "./options.js";
 
 /** Renders an event's data as key=value pairs; values are ids, codes, names and counts. */
@@ -18,9 +19,14 @@ function describe(data: Record<string, unknown> | undefined): string {
     .join(" ");
 }
 
-function line(e: StoredEvent): string {
+/**
+ * Events name a recipient only by its position in the envelope (they hold no addresses); the
+ * operator's timeline shows the address from the envelope stored with the message.
+ */
+function line(e: StoredEvent, rcptTo: readonly string[]): string {
   const time = e.at.toISOString().replace("T", " ").slice(0, 23);
-  const who = e.recipient ? ` ${e.recipient}` : "";
+  const who =
+    e.rcpt === undefined ? "" : ` ${rcptAddress(rcptTo, e.rcpt) ?? `recipient #${e.rcpt}`}`;
   return `  ${time}  ${e.name.padEnd(17)}${who} ${describe(e.data)}`.trimEnd();
 }
 
@@ -43,14 +49,19 @@ export function registerTraceCommand(program: Command): void {
         for (const m of found) {
           const events = await store.events(m.id);
           const deliveries = await store.deliveries(m.id);
+          const rcptTo = m.envelope.rcptTo;
           if (flags.json) {
-            out.push({ ...m, events, deliveries });
+            const resolved = events.map((e) => ({
+              ...e,
+              ...(e.rcpt === undefined ? {} : { recipient: rcptAddress(rcptTo, e.rcpt) }),
+            }));
+            out.push({ ...m, events: resolved, deliveries });
             continue;
           }
           const lines = [
             `${m.id}  Message-ID <${m.messageId ?? "none"}>  state ${m.state}` +
               (m.holdReason ? ` (${m.holdReason})` : ""),
-            ...events.map(line),
+            ...events.map((e) => line(e, rcptTo)),
           ];
           if (deliveries.length > 0) lines.push("  copies:");
           for (const d of deliveries) {

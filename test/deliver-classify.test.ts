@@ -60,6 +60,24 @@ t.test("TLS, network and timeout errors are temporary, never a bounce", async (t
   t.match(classifyError(new TypeError("a bug of ours")), { category: "internal", temporary: true });
 });
 
+t.test("only a real handshake failure counts as TLS, not a reply that mentions one", async (t) => {
+  const alert = Object.assign(
+    new Error("C0:3A:error:0A000410:SSL routines:ssl3_read_bytes:sslv3 alert handshake failure"),
+    { code: "ESOCKET" },
+  );
+  t.match(classifyError(alert), { category: "tls", temporary: true, status: "4.7.5" });
+  const reply = Object.assign(new Error("Message failed: 550 5.1.1 handshake@x.test unknown"), {
+    code: "EENVELOPE",
+    response: "550 5.1.1 <handshake@x.test>: Recipient address rejected: User unknown",
+  });
+  t.match(classifyError(reply), { category: "recipient", temporary: false, status: "5.1.1" });
+  const word = Object.assign(new Error("the peer closed the connection after the handshake"), {
+    code: "ESOCKET",
+    originalCode: "ECONNRESET",
+  });
+  t.match(classifyError(word), { category: "network" }, "the word alone is not a TLS failure");
+});
+
 t.test("a greeting or MAIL FROM reply is classified by its text", async (t) => {
   const greeting = Object.assign(new Error("Invalid greeting"), {
     code: "EPROTOCOL",

@@ -10,9 +10,10 @@ import { startDnsServer } from "./helpers/dns-server.js";
 import { startSink } from "./helpers/sink.js";
 
 /**
- * A verified-TLS copy whose MX cannot prove itself when it is sent falls to the next method.
- * Until the portal exists that means: not retried, never sent in clear, recipients failed with
- * a notice to the sender, and a secure:route event saying why.
+ * A verified-TLS copy whose MX cannot prove itself when it is sent falls to the next method:
+ * with the portal running the deliverer hands it there (result.fallback). With the portal off
+ * the fault reaches the queue, and the copy waits like any TLS failure: retried until
+ * maxLifetime, never sent in clear, then failed with 5.7.5 and a DSN to the sender.
  */
 
 const unverifiable: AttemptResult = {
@@ -33,7 +34,7 @@ const options = {
 };
 
 t.test(
-  "a tls copy that cannot verify at send time is held for the portal, not retried",
+  "with the portal off, a tls copy that cannot verify at send time waits until maxLifetime",
   async (t) => {
     const delivery = leased({
       route: "tls",
@@ -42,26 +43,29 @@ t.test(
       nextHop: "clinic.test",
     });
     const d = decide({ ...options, delivery, result: unverifiable });
-    t.equal(d.kind, "complete", "no deferral: the copy is not tried again on TLS");
-    if (d.kind !== "complete") return;
-    t.same(d.outcome.sent, []);
-    t.same(d.outcome.deferred, []);
+    t.equal(d.kind, "defer", "the copy waits and is tried again, on TLS only");
+    if (d.kind !== "defer") return;
+    t.equal(d.nextAttemptAt.getTime(), options.now.getTime() + 60_000, "on the retry schedule");
+    t.match(d.reason, /^4\.7\.5 tls-unverifiable: TLS_UNVERIFIABLE/);
     t.same(
-      d.outcome.failed.map((f) => f.address),
-      ["a@clinic.test", "b@clinic.test"],
+      d.events.map((e) => [e.name, e.recipient]),
+      [
+        ["deliver:deferred", "a@clinic.test"],
+        ["deliver:deferred", "b@clinic.test"],
+      ],
     );
-    t.ok(d.outcome.dsn, "the sender is told");
-    const dsn = d.outcome.dsn?.raw.toString() ?? "";
-    t.match(dsn, /TLS failed at send time/);
-    t.match(dsn, /5\.7\.5/);
-    const routes = d.events.filter((e) => e.name === "secure:route");
-    t.equal(routes.length, 2, "one routing event per recipient");
-    t.match(routes[0]?.data, {
-      route: "portal",
-      held: true,
-      reason: /^portal: TLS failed at send time \(TLS_UNVERIFIABLE: .*SELF_SIGNED\); portal not/,
-    });
     t.notMatch(JSON.stringify(d.events), /Subject|Hello Bob/, "events hold no content");
+
+    const receivedAt = new Date(options.now.getTime() - 86_401_000);
+    const old = leased({ route: "tls", sensitive: true, nextHop: "clinic.test", receivedAt });
+    const expired = decide({ ...options, delivery: old, result: unverifiable });
+    t.equal(expired.kind, "complete", "at maxLifetime it fails");
+    if (expired.kind !== "complete") return;
+    t.same(expired.outcome.sent, [], "never sent in clear");
+    t.equal(expired.outcome.failed.length, 1);
+    const dsn = expired.outcome.dsn?.raw.toString() ?? "";
+    t.match(dsn, /Status: 5\.7\.5/, "the sender is told, with 5.7.5");
+    t.match(expired.events[0], { name: "deliver:expired", data: { status: "4.7.5" } });
   },
 );
 

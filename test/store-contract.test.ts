@@ -7,9 +7,11 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import Database from "better-sqlite3";
 import t, { type Test } from "tap";
 import { StoreError, type StoreErrorCode } from "../gateway/store/errors.js";
 import { PostgresStore } from "../gateway/store/postgres.js";
+import { SQLITE_FILE } from "../gateway/store/sqlite-file.js";
 import { SqliteStore } from "../gateway/store/sqlite.js";
 import type { NewMessage, Store } from "../gateway/store/types.js";
 import {
@@ -17,6 +19,7 @@ import {
   freshSchemaName,
   requirePostgres,
   TEST_DATABASE_URL,
+  withClient,
 } from "./helpers/postgres.js";
 
 const SENDER = "sender@clinic.example";
@@ -72,7 +75,23 @@ async function routedToOne(store: Store, raw?: Buffer) {
   return { queueId, deliveryId: delivery.id };
 }
 
-type Case = [name: string, run: (t: Test, store: Store) => Promise<void>];
+/** Every row of one of the store's tables as the database holds it, read around the store. */
+type Rows = (
+  table: "messages" | "deliveries" | "delivery_recipients" | "events",
+) => Promise<Record<string, unknown>[]>;
+
+type Case = [name: string, run: (t: Test, store: Store, rows: Rows) => Promise<void>];
+
+const MARKER = "Potassium 5.9 for Jordan Quillfeather";
+
+/** Whether a row holds the text anywhere, in any column (bytes read as UTF-8). */
+function holds(row: Record<string, unknown>, text: string): boolean {
+  return Object.values(row).some((v) =>
+    Buffer.isBuffer(v)
+      ? v.toString("utf8").includes(text)
+      : JSON.stringify(v ?? null).includes(text),
+  );
+}
 
 const cases: Case[] = [
   [
@@ -83,7 +102,7 @@ const cases: Case[] = [
       const id = await store.enqueue(sent);
       const got = await store.getMessage(id);
       t.ok(got, "the message is stored");
-      t.ok(got?.raw.equals(raw), "the bytes are unchanged, 8-bit and NUL included");
+      t.ok(got?.raw?.equals(raw), "the bytes are unchanged, 8-bit and NUL included");
       t.same(got?.envelope, sent.envelope);
       t.match(got, { state: "received", origin: "ingress", eightBit: true, smtpUtf8: false });
       t.same(got?.loop, { route: "sensitive", hops: 2 });
@@ -245,7 +264,10 @@ const cases: Case[] = [
         deferred: [{ address: B, reply: "452 full" }],
       });
       const next = later(new Date(), 5 * MINUTE);
-      await store.deferDelivery(deliveryId, "421 4.4.2 connection dropped", next);
+      await store.deferDelivery(deliveryId, {
+        reason: "421 4.4.2 connection dropped",
+        nextAttemptAt: next,
+      });
 
       const [d] = await store.deliveries(queueId);
       t.match(d, { state: "pending", attempts: 2 });
@@ -277,7 +299,7 @@ const cases: Case[] = [
       const [delivery] = await store.leaseDeliveries(lease("node-a", t1));
       t.equal((await store.nextDue())?.getTime(), t1.getTime() + MINUTE, "due when its lease ends");
       const retryAt = later(t1, 30 * MINUTE);
-      await store.deferDelivery(delivery!.id, "421 busy", retryAt);
+      await store.deferDelivery(delivery!.id, { reason: "421 busy", nextAttemptAt: retryAt });
       t.equal((await store.nextDue())?.getTime(), retryAt.getTime(), "due at the retry");
 
       await store.completeDelivery(delivery!.id, {
@@ -339,7 +361,7 @@ const cases: Case[] = [
         await store.recordEvent({ queueId: id, name, data: { step: i, nested: { ok: true } } });
         await store.recordEvent({ queueId: other, name: "smtp:received" });
       }
-      await store.recordEvent({ queueId: id, name: "deliver:sent", recipient: A });
+      await store.recordEvent({ queueId: id, name: "deliver:sent", recipient: B });
 
       const events = await store.events(id);
       t.same(
@@ -347,7 +369,7 @@ const cases: Case[] = [
         [...names, "deliver:sent"],
       );
       t.same(events[2]?.data, { step: 2, nested: { ok: true } });
-      t.equal(events[5]?.recipient, A);
+      t.equal(events[5]?.rcpt, 2, "the recipient is named by its position in the envelope");
       t.equal(events[5]?.data, undefined);
       t.ok(
         events.every((e, i) => i === 0 || e.id > events[i - 1]!.id),
@@ -464,6 +486,180 @@ const cases: Case[] = [
     },
   ],
   [
+    "a message's bytes and its copies' are cleared when its last copy settles, not before",
+    async (t, store, rows) => {
+      const body = Buffer.from(`Subject: labs\r\n\r\n${MARKER}\r\n`);
+      const id = await store.enqueue(message({ raw: body }));
+      const copy = Buffer.from(`encrypted-ish copy: ${MARKER}`);
+      await store.routeMessage(id, [
+        { recipients: [A], route: "tls", nextHop: "example.org", sensitive: true, raw: copy },
+        { recipients: [C], route: "clean", nextHop: "example.net", sensitive: false },
+      ]);
+      const [tls, clean] = await store.leaseDeliveries(lease("node-a"));
+      if (!tls || !clean) throw new Error("both copies are leased");
+      t.ok(tls.raw.equals(copy) && clean.raw.equals(body), "leased copies carry their bytes");
+
+      await store.completeDelivery(tls.id, {
+        sent: [{ address: A, reply: "250 ok" }],
+        failed: [],
+        deferred: [],
+      });
+      const settled = (await rows("deliveries")).find((d) => Number(d.id) === tls.id);
+      t.equal(settled?.raw, null, "a settled copy's own bytes go at once");
+      t.ok((await store.getMessage(id))?.raw?.equals(body), "the original stays while C waits");
+
+      await store.completeDelivery(clean.id, {
+        sent: [],
+        failed: [],
+        deferred: [{ address: C, reply: "451 later" }],
+        nextAttemptAt: new Date(),
+      });
+      const [retry] = await store.leaseDeliveries(lease("node-a", later(new Date(), 1)));
+      t.ok(retry?.raw.equals(body), "a deferred copy is retried with the original bytes");
+      await store.completeDelivery(clean.id, {
+        sent: [],
+        failed: [{ address: C, reply: "550 no" }],
+        deferred: [],
+      });
+      const done = await store.getMessage(id);
+      t.match(done, { state: "done", raw: null }, "done: the original's bytes are cleared");
+      const all = [...(await rows("messages")), ...(await rows("deliveries"))];
+      t.notOk(
+        all.some((r) => holds(r, MARKER)),
+        "no row of messages or deliveries holds the text",
+      );
+      t.same(await store.leaseDeliveries(lease("node-b", later(new Date(), 10 * MINUTE))), []);
+    },
+  ],
+  [
+    "a held message keeps its bytes and a message routed to no one is cleared",
+    async (t, store) => {
+      const body = Buffer.from(`Subject: x\r\n\r\n${MARKER}\r\n`);
+      const held = await store.enqueue(message({ raw: body }));
+      await store.holdMessage(held, "quarantine: rules no-ssn-out");
+      t.ok((await store.getMessage(held))?.raw?.equals(body), "held: the bytes wait for release");
+
+      const nobody = await store.enqueue(message({ raw: body }));
+      await store.routeMessage(nobody, []);
+      t.match(await store.getMessage(nobody), { state: "done", raw: null });
+    },
+  ],
+  [
+    "a message without bytes is refused",
+    async (t, store) => {
+      const broken = { ...message(), raw: null as unknown as Buffer };
+      await rejectsWith(t, store.enqueue(broken), "STORE_INVALID");
+    },
+  ],
+  [
+    "events name a recipient by its envelope position and the rows hold no address",
+    async (t, store, rows) => {
+      const id = await store.enqueue(message());
+      await store.routeMessage(
+        id,
+        [{ recipients: [A, B, C], route: "tls", nextHop: "example.org", sensitive: true }],
+        [{ queueId: id, name: "secure:route", recipient: C, data: { route: "tls" } }],
+      );
+      await store.recordEvent({ queueId: id, name: "portal:viewed", recipient: B.toUpperCase() });
+      await store.recordEvent({ queueId: id, name: "deliver:sent", recipient: "x@elsewhere.test" });
+      await store.recordEvent({
+        queueId: "portal-accounts",
+        name: "portal:sign-in-failed",
+        recipient: A,
+      });
+      const events = await store.events(id);
+      t.same(
+        events.map((e) => [e.name, e.rcpt ?? null]),
+        [
+          ["secure:route", 3],
+          ["portal:viewed", 2],
+          ["deliver:sent", null],
+        ],
+        "exact first, then ignoring case; an address not in the envelope is no recipient",
+      );
+      const stored = await rows("events");
+      t.equal(stored.length, 4);
+      t.notOk(
+        stored.some((r) =>
+          [A, B, C, "x@elsewhere.test"].some((a) =>
+            JSON.stringify(Object.values(r)).toLowerCase().includes(a),
+          ),
+        ),
+        "no column of any event row holds an address",
+      );
+    },
+  ],
+  [
+    "replies and deferral reasons are stored without the addresses they quote",
+    async (t, store) => {
+      const { queueId, deliveryId } = await routedToOne(store);
+      await store.completeDelivery(deliveryId, {
+        sent: [{ address: A, reply: "250 2.1.5 <a@example.org> ok" }],
+        failed: [],
+        deferred: [{ address: B, reply: "450 4.2.1 <b@example.org>: mailbox busy" }],
+      });
+      const next = later(new Date(), MINUTE);
+      await store.deferDelivery(deliveryId, {
+        reason: "421 4.4.2 b@example.org: dropped",
+        nextAttemptAt: next,
+      });
+      t.same(
+        (await store.deliveries(queueId))[0]?.recipients.map((r) => r.reply),
+        ["250 2.1.5 <…> ok", "421 4.4.2 … dropped"],
+      );
+    },
+  ],
+  [
+    "an attempt's events are recorded with its outcome or deferral, or not at all",
+    async (t, store) => {
+      const { queueId, deliveryId } = await routedToOne(store);
+      const sent = (q: string) => ({ queueId: q, name: "deliver:sent" as const, recipient: A });
+      const broken = { ...dsnFor(SENDER), raw: null as unknown as Buffer };
+      await t.rejects(
+        store.completeDelivery(deliveryId, {
+          sent: [{ address: A, reply: "250 ok" }],
+          failed: [{ address: B, reply: "550 no" }],
+          deferred: [],
+          dsn: broken,
+          events: [sent(queueId)],
+        }),
+      );
+      t.same(await store.events(queueId), [], "an outcome that fails records no event");
+
+      const bad = { queueId, name: "deliver:deferred" as const, data: { n: 1n } };
+      const next = later(new Date(), MINUTE);
+      await t.rejects(
+        store.deferDelivery(deliveryId, { reason: "421", nextAttemptAt: next, events: [bad] }),
+      );
+      t.match((await store.deliveries(queueId))[0], { attempts: 0 }, "nor is the deferral");
+
+      const deferred = {
+        queueId,
+        name: "deliver:deferred" as const,
+        recipient: B,
+        data: { code: 421 },
+      };
+      await store.deferDelivery(deliveryId, {
+        reason: "421",
+        nextAttemptAt: next,
+        events: [deferred],
+      });
+      await store.completeDelivery(deliveryId, {
+        sent: [{ address: A, reply: "250 ok" }],
+        failed: [],
+        deferred: [],
+        events: [sent(queueId)],
+      });
+      t.same(
+        (await store.events(queueId)).map((e) => [e.name, e.rcpt, e.data]),
+        [
+          ["deliver:deferred", 2, { code: 421 }],
+          ["deliver:sent", 1, undefined],
+        ],
+      );
+    },
+  ],
+  [
     "calls about an unknown message or delivery are refused as not found",
     async (t, store) => {
       const nobody = "00000000000000000";
@@ -471,7 +667,8 @@ const cases: Case[] = [
       await rejectsWith(t, store.holdMessage(nobody, "x"), "STORE_NOT_FOUND");
       const none = { sent: [], failed: [], deferred: [] };
       await rejectsWith(t, store.completeDelivery(999_999, none), "STORE_NOT_FOUND");
-      await rejectsWith(t, store.deferDelivery(999_999, "x", new Date()), "STORE_NOT_FOUND");
+      const deferral = { reason: "x", nextAttemptAt: new Date() };
+      await rejectsWith(t, store.deferDelivery(999_999, deferral), "STORE_NOT_FOUND");
       t.same(await store.events(nobody), [], "and nothing was recorded");
     },
   ],
@@ -480,8 +677,8 @@ const cases: Case[] = [
 interface Backend {
   kind: "sqlite" | "postgres";
   available(t: Test): Promise<boolean>;
-  /** An empty store, and how to remove what it left behind once it is closed. */
-  open(): Promise<{ store: Store; remove: () => Promise<void> }>;
+  /** An empty store, its rows read around it, and how to remove what it left once closed. */
+  open(): Promise<{ store: Store; rows: Rows; remove: () => Promise<void> }>;
 }
 
 const backends: Backend[] = [
@@ -491,7 +688,15 @@ const backends: Backend[] = [
     async open() {
       const dir = mkdtempSync(path.join(tmpdir(), "sealgate-store-"));
       const remove = async () => rmSync(dir, { recursive: true, force: true });
-      return { store: new SqliteStore({ dataDir: dir }), remove };
+      const rows: Rows = async (table) => {
+        const db = new Database(path.join(dir, SQLITE_FILE), { readonly: true });
+        try {
+          return db.prepare(`SELECT * FROM ${table}`).all() as Record<string, unknown>[];
+        } finally {
+          db.close();
+        }
+      };
+      return { store: new SqliteStore({ dataDir: dir }), rows, remove };
     },
   },
   {
@@ -500,7 +705,10 @@ const backends: Backend[] = [
     async open() {
       const schema = freshSchemaName();
       const remove = () => dropSchema(schema);
-      return { store: await PostgresStore.connect({ url: TEST_DATABASE_URL, schema }), remove };
+      const rows: Rows = (table) =>
+        withClient(async (c) => (await c.query(`SELECT * FROM "${schema}".${table}`)).rows);
+      const store = await PostgresStore.connect({ url: TEST_DATABASE_URL, schema });
+      return { store, rows, remove };
     },
   },
 ];
@@ -510,12 +718,12 @@ for (const backend of backends) {
     if (!(await backend.available(t))) return;
     for (const [name, run] of cases) {
       await t.test(name, async (t) => {
-        const { store, remove } = await backend.open();
+        const { store, rows, remove } = await backend.open();
         t.teardown(async () => {
           await store.close();
           await remove();
         });
-        await run(t, store);
+        await run(t, store, rows);
       });
     }
   });

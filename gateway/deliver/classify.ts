@@ -197,7 +197,10 @@ export function classifyError(err: unknown): Classification {
   const e = (typeof err === "object" && err !== null ? err : {}) as ErrorShape;
   const code = typeof e.code === "string" ? e.code : "";
   const original = typeof e.originalCode === "string" ? e.originalCode : "";
-  if (code === "ETLS" || isTlsFailure(original, e.message)) return temporary("tls", "4.7.5");
+  const reply = typeof e.response === "string" && /^[45]\d\d/.test(e.response);
+  if (code === "ETLS" || isTlsFailure(original, reply ? undefined : e.message)) {
+    return temporary("tls", "4.7.5");
+  }
   if (code === "EAUTH") return temporary("auth", "4.7.8");
   if (code === "ETIMEDOUT") return temporary("timeout", "4.4.1");
   if (typeof e.response === "string" && /^[45]\d\d/.test(e.response)) {
@@ -215,13 +218,20 @@ export function classifyError(err: unknown): Classification {
   return temporary("internal", "4.3.0");
 }
 
-/** Certificate and handshake errors, which nodemailer reports as socket errors. */
+/**
+ * Certificate and handshake errors, which nodemailer reports as socket errors. The message
+ * text is only looked at when the peer gave no SMTP reply (a reply that merely mentions a
+ * "handshake" is classified as a reply), and only for the phrases OpenSSL and Node use.
+ */
 function isTlsFailure(original: string, message: unknown): boolean {
   if (/^ERR_(TLS|SSL)_|CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|^ERR_OSSL/.test(original)) {
     return true;
   }
   return (
-    typeof message === "string" && /certificate|altnames|SSL routines|handshake/i.test(message)
+    typeof message === "string" &&
+    /certificate|altnames|SSL routines|TLS handshake|handshake (failure|failed|timeout)/i.test(
+      message,
+    )
   );
 }
 
@@ -233,6 +243,15 @@ export function describeError(err: unknown): string {
   const original = typeof e.originalCode === "string" ? ` (${e.originalCode})` : "";
   const message = typeof e.message === "string" ? e.message : String(err);
   // nodemailer appends the server reply to its messages; replies can quote an address.
-  const firstLine = (message.split(/\r?\n/)[0] ?? "").replace(/[^\s<>"]+@[^\s<>"]+/g, "…");
+  const firstLine = withoutAddresses(message.split(/\r?\n/)[0] ?? "");
   return `${code}${original}: ${firstLine.slice(0, 300)}`;
+}
+
+/**
+ * The text with every e-mail address replaced by "…". Remote replies quote the recipient
+ * ("550 5.1.1 <pat@example.net>: User unknown"); an address identifies a patient, so replies
+ * are stored, logged and shown without them.
+ */
+export function withoutAddresses(text: string): string {
+  return text.replace(/[^\s<>"]+@[^\s<>"]+/g, "…");
 }

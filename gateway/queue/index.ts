@@ -186,10 +186,14 @@ export class QueueRunner {
         reportingMta: this.#reportingMta,
         organisation: config.organisation,
       });
+      // The attempt's events go into the same transaction as its outcome: the audit trail
+      // never says less (or more) than the queue did.
+      const { events } = decision;
       if (decision.kind === "defer") {
-        await store.deferDelivery(delivery.id, decision.reason, decision.nextAttemptAt);
+        const { reason, nextAttemptAt } = decision;
+        await store.deferDelivery(delivery.id, { reason, nextAttemptAt, events });
       } else {
-        await store.completeDelivery(delivery.id, decision.outcome);
+        await store.completeDelivery(delivery.id, { ...decision.outcome, events });
       }
     } catch (err) {
       // Not recorded: the lease expires and the copy is tried again (at least once).
@@ -198,11 +202,6 @@ export class QueueRunner {
         "cannot record the delivery attempt",
       );
       return;
-    }
-    for (const event of decision.events) {
-      await store.recordEvent(event).catch((err: unknown) => {
-        this.#log.error({ queueId: delivery.queueId, err: errorFacts(err) }, "event lost");
-      });
     }
     this.#summary(delivery, result, decision);
   }

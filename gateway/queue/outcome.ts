@@ -101,16 +101,10 @@ export function decide(o: DecideOptions): Decision {
     });
   };
 
-  if (result.kind === "fault" && result.category === "tls-unverifiable") {
-    // A verified-TLS copy whose next hop cannot prove itself at send time is not retried on
-    // TLS (it would wait to expiry) and never sent in clear: it falls to the next method, the
-    // portal; with the portal off the copy is held and the sender told now.
-    const reason = `portal: TLS failed at send time (${result.reason}); portal not running`;
-    for (const address of pending) {
-      event("secure:route", address, { route: "portal", reason, held: true });
-      fail(address, `5.7.5 not sent: ${reason}`, "5.7.5", false);
-    }
-  } else if (result.kind === "fault") {
+  if (result.kind === "fault") {
+    // A tls-route copy whose next hop cannot prove itself at send time (tls-unverifiable)
+    // reaches here only with the portal off (the deliverer hands it to the portal otherwise):
+    // like any TLS failure it waits and is retried until maxLifetime, never sent in clear.
     const reply = `${result.status} ${result.category}: ${result.reason}`;
     if (result.temporary && !expired) {
       for (const address of pending) wait(address, reply, result.status, result.category);

@@ -4,6 +4,7 @@ import type pg from "pg";
 import { StoreError } from "./errors.js";
 import type {
   Delivery,
+  MessageRecord,
   MessageSummary,
   RecipientStatus,
   StoredEvent,
@@ -17,7 +18,7 @@ export interface MessageRow {
   message_id: string | null;
   mail_from: string;
   rcpt_to: string[];
-  raw: Buffer;
+  raw: Buffer | null;
   connector: string;
   client_ip: string;
   origin: string;
@@ -52,7 +53,7 @@ export interface EventRow {
   id: string;
   queue_id: string;
   name: string;
-  recipient: string | null;
+  rcpt: number | null;
   data: Record<string, unknown> | null;
   at: Date;
 }
@@ -64,9 +65,11 @@ export interface SummaryRow {
   received_at: Date;
   hold_reason: string | null;
   recipient_count: number;
+  mail_from: string;
+  rcpt_to: string[];
 }
 
-export function toMessage(row: MessageRow): StoredMessage {
+export function toRecord(row: MessageRow): MessageRecord {
   return {
     id: row.id,
     messageId: row.message_id,
@@ -85,6 +88,16 @@ export function toMessage(row: MessageRow): StoredMessage {
     holdReason: row.hold_reason,
     receivedAt: row.received_at,
   };
+}
+
+/** A message that is still to be processed or delivered, which always has its bytes. */
+export function toMessage(row: MessageRow): StoredMessage {
+  const record = toRecord(row);
+  if (record.raw === null) {
+    // Cleared only when done, and done messages are not leased: refuse rather than send nothing.
+    throw new StoreError("STORE_CONFLICT", `message ${row.id} has no bytes left (${row.state})`);
+  }
+  return { ...record, raw: record.raw };
 }
 
 export function toDelivery(row: DeliveryRow, recipients: RecipientRow[]): Delivery {
@@ -109,7 +122,7 @@ export function toEvent(row: EventRow): StoredEvent {
     id: Number(row.id),
     queueId: row.queue_id,
     name: row.name as StoredEvent["name"],
-    recipient: row.recipient ?? undefined,
+    rcpt: row.rcpt ?? undefined,
     data: row.data ?? undefined,
     at: row.at,
   };
@@ -123,6 +136,7 @@ export function toSummary(row: SummaryRow): MessageSummary {
     receivedAt: row.received_at,
     holdReason: row.hold_reason,
     recipientCount: row.recipient_count,
+    envelope: { mailFrom: row.mail_from, rcptTo: row.rcpt_to },
   };
 }
 

@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS messages (
   message_id TEXT,
   mail_from TEXT NOT NULL,
   rcpt_to TEXT[] NOT NULL,
-  raw BYTEA NOT NULL,
+  raw BYTEA,
   connector TEXT NOT NULL,
   client_ip TEXT NOT NULL,
   origin TEXT NOT NULL,
@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS messages (
   lease_owner TEXT,
   lease_until TIMESTAMPTZ
 );
+-- Cleared (NULL) once the message is done; tables made before that held it NOT NULL.
+ALTER TABLE messages ALTER COLUMN raw DROP NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_state ON messages (state, received_at);
 CREATE INDEX IF NOT EXISTS messages_message_id ON messages (message_id);
 
@@ -63,12 +65,34 @@ CREATE TABLE IF NOT EXISTS events (
   id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   queue_id TEXT NOT NULL,
   name TEXT NOT NULL,
-  recipient TEXT,
+  rcpt INTEGER,
   data JSONB,
   at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_queue ON events (queue_id, id);
+
+-- Tables made before events named recipients by position held the address: convert, drop.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'events' AND column_name = 'recipient') THEN
+    ALTER TABLE events ADD COLUMN IF NOT EXISTS rcpt INTEGER;
+    UPDATE events e SET rcpt = ${rcptPositionSql("m.rcpt_to", "e.recipient")}
+      FROM messages m WHERE m.id = e.queue_id AND e.recipient IS NOT NULL;
+    ALTER TABLE events DROP COLUMN recipient;
+  END IF;
+END $$;
 `;
+
+/**
+ * SQL for the 1-based position of an address in a recipient array: an exact match first,
+ * else one that differs only in case; NULL when absent. Mirrors recipients.ts rcptPosition.
+ */
+export function rcptPositionSql(array: string, address: string): string {
+  return `COALESCE(array_position(${array}, ${address}),
+    (SELECT u.i::int FROM unnest(${array}) WITH ORDINALITY AS u(a, i)
+      WHERE lower(u.a) = lower(${address}) ORDER BY u.i LIMIT 1))`;
+}
 
 /** Key of the advisory lock held while the schema is created ("sealgate" as ASCII). */
 export const SCHEMA_LOCK_KEY = 0x7365616c67617465n;

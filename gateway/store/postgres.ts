@@ -16,15 +16,19 @@ import {
   toDelivery,
   toEvent,
   toMessage,
+  toRecord,
   toSummary,
 } from "./postgres-rows.js";
-import { isSchemaName, prepareSchema } from "./postgres-schema.js";
+import { isSchemaName, prepareSchema, rcptPositionSql } from "./postgres-schema.js";
+import { requireBytes, storedReply } from "./privacy.js";
 import type {
+  Deferral,
   Delivery,
   DeliveryOutcome,
   DeliveryPlan,
   LeasedDelivery,
   LeaseOptions,
+  MessageRecord,
   MessageSummary,
   NewEvent,
   NewMessage,
@@ -51,6 +55,23 @@ export interface PostgresStoreOptions {
    * a new one on the next call. Default: ignore.
    */
   onIdleError?: ((err: Error) => void) | undefined;
+}
+
+/**
+ * A done message is never read again (no copy pending, nothing held): its bytes and those of
+ * its copies are cleared in the transaction that made it done, as an MTA removes its queue
+ * file. PostgreSQL keeps the old row version until VACUUM reclaims it (autovacuum does).
+ */
+async function clearIfDone(client: pg.PoolClient, queueId: string): Promise<void> {
+  const { rowCount } = await client.query(
+    "UPDATE messages SET raw = NULL WHERE id = $1 AND state = 'done' AND raw IS NOT NULL",
+    [queueId],
+  );
+  if (rowCount) {
+    await client.query("UPDATE deliveries SET raw = NULL WHERE queue_id = $1 AND raw IS NOT NULL", [
+      queueId,
+    ]);
+  }
 }
 
 /**
@@ -128,6 +149,7 @@ export class PostgresStore implements Store {
   }
 
   async #insertMessage(db: Queryable, m: NewMessage, now: Date): Promise<string> {
+    requireBytes(m);
     const id = newQueueId(now.getTime());
     await db.query(
       `INSERT INTO messages (id, message_id, mail_from, rcpt_to, raw, connector, client_ip,
@@ -152,10 +174,12 @@ export class PostgresStore implements Store {
     return id;
   }
 
+  /** The address is never stored: only its position in the message's envelope. */
   async #insertEvent(db: Queryable, e: NewEvent, now: Date): Promise<void> {
     await db.query(
-      `INSERT INTO events (queue_id, name, recipient, data, at)
-       VALUES ($1, $2, $3, $4::jsonb, $5)`,
+      `INSERT INTO events (queue_id, name, rcpt, data, at)
+       VALUES ($1, $2, (SELECT ${rcptPositionSql("rcpt_to", "$3::text")}
+                          FROM messages WHERE id = $1), $4::jsonb, $5)`,
       [e.queueId, e.name, text(e.recipient) ?? null, jsonText(e.data), now],
     );
   }
@@ -211,6 +235,7 @@ export class PostgresStore implements Store {
         "UPDATE messages SET state = $1, lease_owner = NULL, lease_until = NULL WHERE id = $2",
         [plans.length > 0 ? "routed" : "done", queueId],
       );
+      if (plans.length === 0) await clearIfDone(client, queueId);
     });
   }
 
@@ -283,9 +308,10 @@ export class PostgresStore implements Store {
           id,
           results.map((r) => text(r.address)),
           results.map((r) => r.state),
-          results.map((r) => text(r.reply)),
+          results.map((r) => text(storedReply(r.reply))),
         ],
       );
+      // A settled copy's own bytes (an encrypted or amended copy) are cleared at once.
       await client.query(
         `UPDATE deliveries SET
            state = CASE WHEN EXISTS (SELECT 1 FROM delivery_recipients
@@ -295,32 +321,37 @@ export class PostgresStore implements Store {
          WHERE id = $1`,
         [id, outcome.nextAttemptAt ?? now],
       );
+      await client.query("UPDATE deliveries SET raw = NULL WHERE id = $1 AND state = 'done'", [id]);
 
+      for (const e of outcome.events ?? []) await this.#insertEvent(client, e, now);
       if (outcome.dsn) {
         const dsnId = await this.#insertMessage(client, outcome.dsn, now);
         const event = { queueId, name: "deliver:dsn" as const, data: { dsnQueueId: dsnId } };
         await this.#insertEvent(client, event, now);
       }
       await client.query(
-        `UPDATE messages SET state = 'done' WHERE id = $1 AND NOT EXISTS
+        `UPDATE messages SET state = 'done' WHERE id = $1 AND state = 'routed' AND NOT EXISTS
            (SELECT 1 FROM deliveries WHERE queue_id = $1 AND state = 'pending')`,
         [queueId],
       );
+      await clearIfDone(client, queueId);
     });
   }
 
-  async deferDelivery(id: number, reason: string, nextAttemptAt: Date): Promise<void> {
+  async deferDelivery(id: number, deferral: Deferral): Promise<void> {
+    const now = new Date();
     await this.#transaction(async (client) => {
       await lockDelivery(client, id);
       await client.query(
         `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = $2,
            lease_owner = NULL, lease_until = NULL WHERE id = $1`,
-        [id, nextAttemptAt],
+        [id, deferral.nextAttemptAt],
       );
       await client.query(
         "UPDATE delivery_recipients SET reply = $2 WHERE delivery_id = $1 AND state = 'pending'",
-        [id, text(reason)],
+        [id, text(storedReply(deferral.reason))],
       );
+      for (const e of deferral.events ?? []) await this.#insertEvent(client, e, now);
     });
   }
 
@@ -360,7 +391,7 @@ export class PostgresStore implements Store {
   async findMessages(reference: string): Promise<MessageSummary[]> {
     const ref = text(reference.trim().replace(/^<(.*)>$/, "$1"));
     const { rows } = await this.#pool.query<SummaryRow>(
-      `SELECT id, message_id, state, received_at, hold_reason,
+      `SELECT id, message_id, state, received_at, hold_reason, mail_from, rcpt_to,
               cardinality(rcpt_to) AS recipient_count
          FROM messages WHERE id = $1 OR message_id = $2 ORDER BY received_at, id`,
       [ref.toUpperCase(), ref],
@@ -368,11 +399,11 @@ export class PostgresStore implements Store {
     return rows.map(toSummary);
   }
 
-  async getMessage(queueId: string): Promise<StoredMessage | null> {
+  async getMessage(queueId: string): Promise<MessageRecord | null> {
     const { rows } = await this.#pool.query<MessageRow>("SELECT * FROM messages WHERE id = $1", [
       queueId,
     ]);
-    return rows[0] ? toMessage(rows[0]) : null;
+    return rows[0] ? toRecord(rows[0]) : null;
   }
 
   async stats(): Promise<QueueStats> {

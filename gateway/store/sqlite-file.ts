@@ -20,6 +20,11 @@ export function openSqliteFile(dataDir: string): Database.Database {
   const db = new Database(file);
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = FULL");
+  // A message's bytes are cleared once it is done; deleted content is overwritten with zeros
+  // rather than left in free pages, and the WAL is cut back to what is in use each time it
+  // restarts after a checkpoint, so old frames holding a message do not linger in the file.
+  db.pragma("secure_delete = ON");
+  db.pragma("journal_size_limit = 0");
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   return db;

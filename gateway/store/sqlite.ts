@@ -1,13 +1,16 @@
 import type Database from "better-sqlite3";
 import { newQueueId } from "../ids.js";
 import { StoreError } from "./errors.js";
+import { rcptPosition, requireBytes, storedReply } from "./privacy.js";
 import { openSqliteFile, relaxed } from "./sqlite-file.js";
 import type {
+  Deferral,
   Delivery,
   DeliveryOutcome,
   DeliveryPlan,
   LeasedDelivery,
   LeaseOptions,
+  MessageRecord,
   MessageSummary,
   NewEvent,
   NewMessage,
@@ -18,13 +21,14 @@ import type {
   StoredMessage,
 } from "./types.js";
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS messages (
+/** raw is NULL once the message is done (see clearIfDone). */
+const MESSAGES_TABLE = (name: string) => `
+CREATE TABLE IF NOT EXISTS ${name} (
   id TEXT PRIMARY KEY,
   message_id TEXT,
   mail_from TEXT NOT NULL,
   rcpt_to TEXT NOT NULL,
-  raw BLOB NOT NULL,
+  raw BLOB,
   connector TEXT NOT NULL,
   client_ip TEXT NOT NULL,
   origin TEXT NOT NULL,
@@ -37,9 +41,16 @@ CREATE TABLE IF NOT EXISTS messages (
   received_at INTEGER NOT NULL,
   lease_owner TEXT,
   lease_until INTEGER
-);
+);`;
+
+const MESSAGES_INDEXES = `
 CREATE INDEX IF NOT EXISTS messages_state ON messages(state, lease_until);
 CREATE INDEX IF NOT EXISTS messages_message_id ON messages(message_id);
+`;
+
+const SCHEMA = `
+${MESSAGES_TABLE("messages")}
+${MESSAGES_INDEXES}
 
 CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -70,7 +81,7 @@ CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   queue_id TEXT NOT NULL,
   name TEXT NOT NULL,
-  recipient TEXT,
+  rcpt INTEGER,
   data TEXT,
   at INTEGER NOT NULL
 );
@@ -82,7 +93,7 @@ interface MessageRow {
   message_id: string | null;
   mail_from: string;
   rcpt_to: string;
-  raw: Buffer;
+  raw: Buffer | null;
   connector: string;
   client_ip: string;
   origin: string;
@@ -108,7 +119,7 @@ interface DeliveryRow {
   next_attempt_at: number;
 }
 
-function toMessage(row: MessageRow): StoredMessage {
+function toRecord(row: MessageRow): MessageRecord {
   return {
     id: row.id,
     messageId: row.message_id,
@@ -127,6 +138,62 @@ function toMessage(row: MessageRow): StoredMessage {
     holdReason: row.hold_reason,
     receivedAt: new Date(row.received_at),
   };
+}
+
+/** A message that is still to be processed or delivered, which always has its bytes. */
+function toMessage(row: MessageRow): StoredMessage {
+  const record = toRecord(row);
+  if (record.raw === null) {
+    // Cleared only when done, and done messages are not leased: refuse rather than send nothing.
+    throw new StoreError("STORE_CONFLICT", `message ${row.id} has no bytes left (${row.state})`);
+  }
+  return { ...record, raw: record.raw };
+}
+
+/**
+ * Old files: messages.raw was NOT NULL (SQLite cannot drop a constraint, so the table is
+ * rebuilt, as its documentation describes), and events held the recipient's address (turned
+ * into its envelope position, then the column is dropped).
+ */
+function migrate(db: Database.Database): void {
+  const columns = (table: string) =>
+    db.prepare(`PRAGMA table_info(${table})`).all() as { name: string; notnull: number }[];
+  if (columns("messages").some((c) => c.name === "raw" && c.notnull === 1)) {
+    db.pragma("foreign_keys = OFF");
+    try {
+      db.transaction(() => {
+        db.exec(MESSAGES_TABLE("messages_new"));
+        db.exec("INSERT INTO messages_new SELECT * FROM messages");
+        db.exec("DROP TABLE messages");
+        db.exec("ALTER TABLE messages_new RENAME TO messages");
+        db.exec(MESSAGES_INDEXES);
+        if ((db.pragma("foreign_key_check") as unknown[]).length > 0) {
+          throw new StoreError("STORE_CONFIG", "foreign keys broken while migrating messages");
+        }
+      })();
+    } finally {
+      db.pragma("foreign_keys = ON");
+    }
+  }
+  if (columns("events").some((c) => c.name === "recipient")) {
+    db.transaction(() => {
+      if (!columns("events").some((c) => c.name === "rcpt")) {
+        db.exec("ALTER TABLE events ADD COLUMN rcpt INTEGER");
+      }
+      const rows = db
+        .prepare(
+          `SELECT e.id, e.recipient, m.rcpt_to FROM events e LEFT JOIN messages m
+             ON m.id = e.queue_id WHERE e.recipient IS NOT NULL`,
+        )
+        .all() as { id: number; recipient: string; rcpt_to: string | null }[];
+      const set = db.prepare("UPDATE events SET rcpt = ? WHERE id = ?");
+      for (const r of rows) {
+        const rcptTo = r.rcpt_to === null ? [] : (JSON.parse(r.rcpt_to) as string[]);
+        set.run(rcptPosition(rcptTo, r.recipient) ?? null, r.id);
+      }
+      db.exec("ALTER TABLE events DROP COLUMN recipient");
+    })();
+  }
 }
 
 interface PendingEnqueue {
@@ -154,12 +221,14 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     this.#db = openSqliteFile(options.dataDir);
     this.#db.exec(SCHEMA);
+    migrate(this.#db);
     // A single process owns the file, so leases left by a previous (crashed) run are void.
     this.#db.exec("UPDATE messages SET lease_owner = NULL, lease_until = NULL");
     this.#db.exec("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL");
   }
 
   #insertMessage(m: NewMessage, now: number): string {
+    requireBytes(m);
     const id = newQueueId(now);
     this.#db
       .prepare(
@@ -185,10 +254,17 @@ export class SqliteStore implements Store {
     return id;
   }
 
+  /** The address is never stored: only its position in the message's envelope. */
   #insertEvent(e: NewEvent, now: number): void {
+    let rcpt: number | undefined;
+    if (e.recipient !== undefined) {
+      const row = this.#db.prepare("SELECT rcpt_to FROM messages WHERE id = ?").get(e.queueId) as
+        { rcpt_to: string } | undefined;
+      if (row) rcpt = rcptPosition(JSON.parse(row.rcpt_to) as string[], e.recipient);
+    }
     this.#db
-      .prepare("INSERT INTO events (queue_id, name, recipient, data, at) VALUES (?, ?, ?, ?, ?)")
-      .run(e.queueId, e.name, e.recipient ?? null, e.data ? JSON.stringify(e.data) : null, now);
+      .prepare("INSERT INTO events (queue_id, name, rcpt, data, at) VALUES (?, ?, ?, ?, ?)")
+      .run(e.queueId, e.name, rcpt ?? null, e.data ? JSON.stringify(e.data) : null, now);
   }
 
   /**
@@ -286,6 +362,7 @@ export class SqliteStore implements Store {
             `UPDATE messages SET state = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`,
           )
           .run(plans.length > 0 ? "routed" : "done", queueId);
+        if (plans.length === 0) this.#clearIfDone(queueId);
       })();
     });
   }
@@ -381,9 +458,11 @@ export class SqliteStore implements Store {
         const setRcpt = this.#db.prepare(
           "UPDATE delivery_recipients SET state = ?, reply = ? WHERE delivery_id = ? AND address = ?",
         );
-        for (const r of outcome.sent) setRcpt.run("sent", r.reply, id, r.address);
-        for (const r of outcome.failed) setRcpt.run("failed", r.reply, id, r.address);
-        for (const r of outcome.deferred) setRcpt.run("pending", r.reply, id, r.address);
+        const set = (state: string, r: { address: string; reply: string }) =>
+          setRcpt.run(state, storedReply(r.reply), id, r.address);
+        for (const r of outcome.sent) set("sent", r);
+        for (const r of outcome.failed) set("failed", r);
+        for (const r of outcome.deferred) set("pending", r);
         const pending = this.#db
           .prepare(
             "SELECT COUNT(*) AS n FROM delivery_recipients WHERE delivery_id = ? AND state = 'pending'",
@@ -396,39 +475,61 @@ export class SqliteStore implements Store {
                lease_owner = NULL, lease_until = NULL WHERE id = ?`,
           )
           .run(pending.n > 0 ? "pending" : "done", next, id);
+        for (const e of outcome.events ?? []) this.#insertEvent(e, now);
         if (outcome.dsn) {
           const dsnId = this.#insertMessage(outcome.dsn, now);
           this.#insertEvent({ queueId, name: "deliver:dsn", data: { dsnQueueId: dsnId } }, now);
         }
-        this.#finishMessageIfDone(id);
+        if (pending.n === 0) {
+          // This copy is settled: its own bytes (an encrypted or amended copy) go now.
+          this.#db.prepare("UPDATE deliveries SET raw = NULL WHERE id = ?").run(id);
+        }
+        this.#db
+          .prepare(
+            `UPDATE messages SET state = 'done' WHERE id = ? AND state = 'routed'
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.queue_id = messages.id
+                                 AND d.state = 'pending')`,
+          )
+          .run(queueId);
+        this.#clearIfDone(queueId);
       })();
     });
   }
 
-  #finishMessageIfDone(deliveryId: number): void {
-    this.#db
-      .prepare(
-        `UPDATE messages SET state = 'done' WHERE id = (SELECT queue_id FROM deliveries WHERE id = ?)
-           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.queue_id = messages.id
-                             AND d.state = 'pending')`,
-      )
-      .run(deliveryId);
+  /**
+   * A done message is never read again (no copy pending, nothing held): its bytes and those
+   * of its copies are cleared, as an MTA removes its queue file once the last copy is settled.
+   * Runs inside the transaction that made it done; secure_delete zeroes the freed space.
+   */
+  #clearIfDone(queueId: string): void {
+    const { changes } = this.#db
+      .prepare("UPDATE messages SET raw = NULL WHERE id = ? AND state = 'done' AND raw IS NOT NULL")
+      .run(queueId);
+    if (changes > 0) {
+      this.#db
+        .prepare("UPDATE deliveries SET raw = NULL WHERE queue_id = ? AND raw IS NOT NULL")
+        .run(queueId);
+    }
   }
 
-  async deferDelivery(id: number, reason: string, nextAttemptAt: Date): Promise<void> {
+  async deferDelivery(id: number, deferral: Deferral): Promise<void> {
     return relaxed(this.#db, () => {
-      this.#requireDelivery(id);
-      this.#db
-        .prepare(
-          `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL,
-             lease_until = NULL WHERE id = ?`,
-        )
-        .run(nextAttemptAt.getTime(), id);
-      this.#db
-        .prepare(
-          "UPDATE delivery_recipients SET reply = ? WHERE delivery_id = ? AND state = 'pending'",
-        )
-        .run(reason, id);
+      const now = Date.now();
+      this.#db.transaction(() => {
+        this.#requireDelivery(id);
+        this.#db
+          .prepare(
+            `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?,
+               lease_owner = NULL, lease_until = NULL WHERE id = ?`,
+          )
+          .run(deferral.nextAttemptAt.getTime(), id);
+        this.#db
+          .prepare(
+            "UPDATE delivery_recipients SET reply = ? WHERE delivery_id = ? AND state = 'pending'",
+          )
+          .run(storedReply(deferral.reason), id);
+        for (const e of deferral.events ?? []) this.#insertEvent(e, now);
+      })();
     });
   }
 
@@ -459,7 +560,7 @@ export class SqliteStore implements Store {
       id: number;
       queue_id: string;
       name: string;
-      recipient: string | null;
+      rcpt: number | null;
       data: string | null;
       at: number;
     }[];
@@ -467,7 +568,7 @@ export class SqliteStore implements Store {
       id: r.id,
       queueId: r.queue_id,
       name: r.name as StoredEvent["name"],
-      recipient: r.recipient ?? undefined,
+      rcpt: r.rcpt ?? undefined,
       data: r.data ? (JSON.parse(r.data) as Record<string, unknown>) : undefined,
       at: new Date(r.at),
     }));
@@ -484,24 +585,28 @@ export class SqliteStore implements Store {
     const ref = reference.trim().replace(/^<(.*)>$/, "$1");
     const rows = this.#db
       .prepare(
-        `SELECT id, message_id, state, received_at, hold_reason, rcpt_to FROM messages
+        `SELECT id, message_id, state, received_at, hold_reason, mail_from, rcpt_to FROM messages
            WHERE id = ? OR message_id = ? ORDER BY received_at`,
       )
       .all(ref.toUpperCase(), ref) as MessageRow[];
-    return rows.map((r) => ({
-      id: r.id,
-      messageId: r.message_id,
-      state: r.state as MessageSummary["state"],
-      receivedAt: new Date(r.received_at),
-      holdReason: r.hold_reason,
-      recipientCount: (JSON.parse(r.rcpt_to) as string[]).length,
-    }));
+    return rows.map((r) => {
+      const rcptTo = JSON.parse(r.rcpt_to) as string[];
+      return {
+        id: r.id,
+        messageId: r.message_id,
+        state: r.state as MessageSummary["state"],
+        receivedAt: new Date(r.received_at),
+        holdReason: r.hold_reason,
+        recipientCount: rcptTo.length,
+        envelope: { mailFrom: r.mail_from, rcptTo },
+      };
+    });
   }
 
-  async getMessage(queueId: string): Promise<StoredMessage | null> {
+  async getMessage(queueId: string): Promise<MessageRecord | null> {
     const row = this.#db.prepare("SELECT * FROM messages WHERE id = ?").get(queueId) as
       MessageRow | undefined;
-    return row ? toMessage(row) : null;
+    return row ? toRecord(row) : null;
   }
 
   async stats(): Promise<QueueStats> {

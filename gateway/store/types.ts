@@ -49,6 +49,15 @@ export interface StoredMessage extends NewMessage {
 }
 
 /**
+ * A message as getMessage() finds it, in any state. Its bytes are cleared (null) once it is
+ * done, as an MTA removes its queue file: every copy was delivered, bounced or expired, so
+ * nothing will read them again. A held message keeps them.
+ */
+export interface MessageRecord extends Omit<StoredMessage, "raw"> {
+  raw: Buffer | null;
+}
+
+/**
  * How one copy travels. `clean` is opportunistic TLS; `tls` requires a verified certificate.
  * smime, pgp and portal are added by the secure-delivery issues.
  */
@@ -72,7 +81,10 @@ export type RecipientState = "pending" | "sent" | "failed";
 export interface RecipientStatus {
   address: string;
   state: RecipientState;
-  /** Last SMTP reply or local reason; never message content. */
+  /**
+   * Last SMTP reply or local reason; never message content. Stored with every e-mail address
+   * in it replaced by "…" (a remote reply often quotes the recipient).
+   */
   reply: string | null;
 }
 
@@ -109,20 +121,41 @@ export interface DeliveryOutcome {
   nextAttemptAt?: Date | undefined;
   /** A DSN to enqueue in the same transaction, so a failure is never recorded without it. */
   dsn?: NewMessage | undefined;
+  /** The attempt's events (deliver:*), recorded in the same transaction as the outcome. */
+  events?: NewEvent[] | undefined;
+}
+
+/** An attempt that failed as a whole (connection fault, 4xx greeting): try again later. */
+export interface Deferral {
+  /** Noted on every pending recipient (addresses in it are replaced, as in replies). */
+  reason: string;
+  nextAttemptAt: Date;
+  /** The attempt's events, recorded in the same transaction as the deferral. */
+  events?: NewEvent[] | undefined;
 }
 
 export interface NewEvent {
   queueId: string;
   name: EventName;
-  /** Recipient the event is about, if any. Stored for the trace, never logged. */
+  /**
+   * The recipient the event is about, if any, as it appears in the message's envelope. The
+   * store records only its position there (StoredEvent.rcpt), never the address: events feed
+   * webhooks and audit exports, and a patient's address identifies them. An address the
+   * envelope does not hold (matched exactly, else ignoring case) is recorded as no recipient.
+   */
   recipient?: string | undefined;
-  /** Ids, counts, detector names, reply codes. Never subjects, bodies or matched values. */
+  /** Ids, counts, detector names, reply codes. Never subjects, bodies, matched values, addresses. */
   data?: Record<string, unknown> | undefined;
 }
 
-export interface StoredEvent extends NewEvent {
+export interface StoredEvent extends Omit<NewEvent, "recipient"> {
   id: number;
   at: Date;
+  /**
+   * Which recipient the event is about: the 1-based position in the message's envelope
+   * (RCPT TO order). `sealgate trace` resolves it against the stored envelope for display.
+   */
+  rcpt?: number | undefined;
 }
 
 export interface LeaseOptions {
@@ -140,6 +173,8 @@ export interface MessageSummary {
   receivedAt: Date;
   holdReason: string | null;
   recipientCount: number;
+  /** The envelope as received; events name a recipient by its position in rcptTo. */
+  envelope: Envelope;
 }
 
 export interface QueueStats {
@@ -159,16 +194,23 @@ export interface Store {
   enqueue(message: NewMessage, received?: Record<string, unknown>): Promise<string>;
   /** Messages waiting for the pipeline, leased to one owner. */
   leaseMessages(options: LeaseOptions): Promise<StoredMessage[]>;
-  /** Records the pipeline's plans and marks the message routed, in one transaction. */
+  /**
+   * Records the pipeline's plans and marks the message routed, in one transaction. With no
+   * plans the message is done at once and its bytes are cleared.
+   */
   routeMessage(queueId: string, plans: DeliveryPlan[], events?: NewEvent[]): Promise<void>;
   /** Keeps the message out of delivery with a reason (cannot parse, quarantine). */
   holdMessage(queueId: string, reason: string, dsn?: NewMessage): Promise<void>;
   /** Deliveries whose next attempt is due, leased to one owner. */
   leaseDeliveries(options: LeaseOptions): Promise<LeasedDelivery[]>;
-  /** Records an attempt's per-recipient outcome and releases the lease. */
+  /**
+   * Records an attempt's per-recipient outcome, its DSN and events, and releases the lease, in
+   * one transaction. When that settles the message's last pending copy, the message is done
+   * and its bytes (and those of its copies) are cleared in the same transaction.
+   */
   completeDelivery(id: number, outcome: DeliveryOutcome): Promise<void>;
-  /** The attempt failed as a whole (connection fault, 4xx greeting): try again later. */
-  deferDelivery(id: number, reason: string, nextAttemptAt: Date): Promise<void>;
+  /** The attempt failed as a whole: records the deferral and its events in one transaction. */
+  deferDelivery(id: number, deferral: Deferral): Promise<void>;
   /** When the earliest pending delivery or unprocessed message is due, or null if none. */
   nextDue(): Promise<Date | null>;
   recordEvent(event: NewEvent): Promise<void>;
@@ -176,7 +218,7 @@ export interface Store {
   deliveries(queueId: string): Promise<Delivery[]>;
   /** Finds messages by queue id or Message-ID (with or without angle brackets). */
   findMessages(reference: string): Promise<MessageSummary[]>;
-  getMessage(queueId: string): Promise<StoredMessage | null>;
+  getMessage(queueId: string): Promise<MessageRecord | null>;
   stats(): Promise<QueueStats>;
   close(): Promise<void>;
 }

@@ -131,8 +131,9 @@ async function leased(store: Store, raw: Buffer): Promise<LeasedDelivery> {
     eightBit: false,
     smtpUtf8: false,
   });
-  const message = await store.getMessage(queueId);
-  if (!message) throw new Error(`message ${queueId} is not in the store`);
+  const record = await store.getMessage(queueId);
+  if (!record?.raw) throw new Error(`message ${queueId} is not in the store`);
+  const message = { ...record, raw: record.raw };
   const now = new Date();
   return {
     id: 0,
