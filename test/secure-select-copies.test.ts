@@ -20,6 +20,8 @@ if (!requireTools(t, "openssl", "gpg")) process.exit(0);
 const pki = await makePki();
 const recipient = await pki.issue("patient@example.net");
 const org = await pki.issue("records@example.org");
+const sender = await pki.issue("clinic@example.org");
+const colleague = await pki.issue("colleague@example.org");
 
 function key(party: Party, kind: StoredKey["kind"], privateKey: boolean): StoredKey {
   return {
@@ -67,12 +69,61 @@ t.test("an S/MIME copy is signed by the organisation when configured", async (t)
   t.ok(archived.equals(opened), "the organisation's certificate opens the same copy");
 });
 
+t.test("the sender's own certificate joins the copy; a colleague's never does", async (t) => {
+  const repository = new MemoryKeyRepository();
+  await repository.putKey(key(org, "org-smime", true));
+  await repository.putKey(key(sender, "staff-smime", false));
+  await repository.putKey(key(colleague, "staff-smime", true));
+  const builder = new CopyBuilder({ repository, secure: secureConfig(true) });
+  const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem);
+  t.same(copy.detail, {
+    alsoEncryptedTo: [
+      { role: "sender", id: "staff-smime-clinic@example.org" },
+      { role: "organisation", id: "org-smime-records@example.org" },
+    ],
+    signedBy: { role: "organisation", id: "org-smime-records@example.org" },
+  });
+  const opened = openssl(
+    ["cms", "-decrypt", "-recip", sender.certFile, "-inkey", sender.keyFile],
+    copy.bytes,
+  );
+  const signer = `${pki.dir}/signer-copies.pem`;
+  openssl(["cms", "-verify", "-CAfile", pki.caFile, "-signer", signer], opened);
+  t.match(
+    openssl(["x509", "-in", signer, "-noout", "-ext", "subjectAltName"]).toString(),
+    /email:records@example\.org/,
+    "the sender has no key stored here, so the organisation signs",
+  );
+  t.throws(
+    () =>
+      openssl(
+        ["cms", "-decrypt", "-recip", colleague.certFile, "-inkey", colleague.keyFile],
+        copy.bytes,
+      ),
+    "a colleague's certificate does not open someone else's mail",
+  );
+});
+
+t.test("an organisation certificate for the From address is the sender's", async (t) => {
+  const repository = new MemoryKeyRepository();
+  await repository.putKey(key(sender, "org-smime", true));
+  await repository.putKey(key(org, "org-smime", false));
+  const builder = new CopyBuilder({ repository, secure: secureConfig(true) });
+  const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem);
+  t.same(copy.detail.alsoEncryptedTo, [
+    { role: "sender", id: "org-smime-clinic@example.org" },
+    { role: "organisation", id: "org-smime-records@example.org" },
+  ]);
+  t.same(copy.detail.signedBy, { role: "sender", id: "org-smime-clinic@example.org" });
+});
+
 t.test("without an organisation certificate the copy is for the recipient only", async (t) => {
   const builder = new CopyBuilder({
     repository: new MemoryKeyRepository(),
     secure: secureConfig(true),
   });
-  const copy = await builder.smime(sampleMessage(), recipient.certPem);
+  const { bytes: copy, detail } = await builder.smimeCopy(sampleMessage(), recipient.certPem);
+  t.same(detail, { alsoEncryptedTo: [], signedBy: null }, "the event says nothing signed it");
   const opened = openssl(
     ["cms", "-decrypt", "-recip", recipient.certFile, "-inkey", recipient.keyFile],
     copy,
@@ -101,7 +152,8 @@ t.test("a PGP copy is also encrypted to the organisation's archive key", async (
   });
   const builder = new CopyBuilder({ repository, secure: secureConfig(false) });
   const recipientKey = await readKey({ armoredKey: gpg.exportPublic(pat).toString() });
-  const copy = await builder.pgp(sampleMessage(), recipientKey);
+  const { bytes: copy, detail } = await builder.pgpCopy(sampleMessage(), recipientKey);
+  t.same(detail, { alsoEncryptedTo: [{ role: "archive", id: archive }] });
   t.equal(header(copy, "Subject"), "Secure message");
   const armored = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(
     copy.toString("latin1"),
@@ -111,4 +163,26 @@ t.test("a PGP copy is also encrypted to the organisation's archive key", async (
   t.equal(keyIds.length, 2, "two recipients: the patient and the archive");
   const decrypted = gpg.run(["--decrypt"], armored ?? "").toString("latin1");
   t.match(decrypted, /Subject: Lab results for J\. Doe/);
+});
+
+t.test("an archive key that cannot be used is named in the copy's detail", async (t) => {
+  const gpg = new GpgHome();
+  t.teardown(() => rmSync(gpg.dir, { recursive: true, force: true }));
+  const pat = gpg.rsa("Pat <patient@example.net>");
+  const archive = gpg.curve25519("Archive <archive@example.org>");
+  gpg.revoke(archive);
+  const repository = new MemoryKeyRepository();
+  await repository.putKey({
+    id: archive,
+    kind: "org-pgp",
+    addresses: ["archive@example.org"],
+    source: "import",
+    material: gpg.exportPublic(archive).toString(),
+    notAfter: null,
+    createdAt: new Date(),
+  });
+  const builder = new CopyBuilder({ repository, secure: secureConfig(false) });
+  const recipientKey = await readKey({ armoredKey: gpg.exportPublic(pat).toString() });
+  const { detail } = await builder.pgpCopy(sampleMessage(), recipientKey);
+  t.same(detail, { alsoEncryptedTo: [], archiveRejected: [`${archive}: pgp: key revoked`] });
 });
