@@ -149,6 +149,7 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
     store,
     startedAt,
     tls: config.portal.tls,
+    trustProxy: config.portal.trustProxy,
     portal: portal
       ? {
           service: portal,

@@ -19,6 +19,8 @@ export interface HttpOptions {
   portal?: PortalWebOptions | undefined;
   /** PEM files for HTTPS (portal.tls). Default: plain HTTP. */
   tls?: { certFile: string; keyFile: string } | undefined;
+  /** Proxies whose X-Forwarded-For is believed (portal.trustProxy). Default false. */
+  trustProxy?: boolean | string[] | undefined;
 }
 
 export function createHttp(options: HttpOptions): FastifyInstance {
@@ -27,9 +29,8 @@ export function createHttp(options: HttpOptions): FastifyInstance {
     : null;
   // Behind a reverse proxy the client address would be the proxy's: rate limits would then
   // count every recipient together. trustProxy stays off until a proxy is configured.
-  const app = (
-    https ? Fastify({ logger: false, https }) : Fastify({ logger: false })
-  ) as FastifyInstance;
+  const base = { logger: false, trustProxy: options.trustProxy ?? false };
+  const app = (https ? Fastify({ ...base, https }) : Fastify(base)) as FastifyInstance;
 
   // On the root, before any route: /healthz, 404s and errors carry them as the portal does.
   const httpsBase = options.portal?.config.baseUrl.toLowerCase().startsWith("https:") ?? false;

@@ -306,6 +306,12 @@ export const portalSchema = z
     showSubject: z.boolean().default(false),
     /** Minutes between sweeps deleting expired bodies and their keys. Default 60. */
     sweepMinutes: z.number().positive().default(60),
+    /**
+     * Proxies in front of the HTTP listener whose X-Forwarded-For to believe, so rate limits
+     * count each real client: a list of addresses or CIDR ranges, or true (every hop: only
+     * when nothing but the proxy can reach the listener). Default false.
+     */
+    trustProxy: z.union([z.boolean(), z.array(z.string().min(1)).min(1)]).default(false),
     /** PEM certificate and key for the portal's HTTPS. Default: plain HTTP (loopback only). */
     tls: z
       .object({ certFile: z.string().min(1), keyFile: z.string().min(1) })
@@ -340,6 +346,19 @@ export const configSchema = z
         code: "custom",
         path: ["delivery", "smartHost"],
         message: "required when delivery.mode is smarthost",
+      });
+    }
+    const httpHost = cfg.httpListen.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+    const loopback = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i.test(httpHost);
+    const httpsBase = cfg.portal.baseUrl?.toLowerCase().startsWith("https:") ?? false;
+    if (cfg.portal.enabled && !cfg.portal.tls && !loopback && !httpsBase) {
+      // Codes, passwords and messages would cross the network in clear.
+      ctx.addIssue({
+        code: "custom",
+        path: ["portal", "baseUrl"],
+        message:
+          "the portal would serve plain HTTP on a non-loopback httpListen: set portal.tls, " +
+          "or portal.baseUrl to the https:// address of the proxy in front of it",
       });
     }
     if (Boolean(cfg.smtp.tlsCertFile) !== Boolean(cfg.smtp.tlsKeyFile)) {

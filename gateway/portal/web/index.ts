@@ -123,6 +123,8 @@ async function portalPlugin(app: FastifyInstance, options: PortalWebOptions): Pr
     return reply.type(type).send(logo);
   });
 
+  // Someone typing the portal's host name finds the sign-in page.
+  app.get("/", async (_req, reply) => reply.redirect("/portal", 303));
   registerAuthPages(app, ctx);
   registerMailPages(app, ctx);
 
