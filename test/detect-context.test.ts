@@ -77,7 +77,8 @@ t.test("a date is a date of birth only with birth context", async (t) => {
 t.test("ICD-10 shapes need a listed category and context; SKUs are not codes", async (t) => {
   t.same(found("icd10", body("Dx: E11.9 Type 2 diabetes mellitus")), ["high"]);
   t.same(found("icd10", body("Items E11-9, I10-BLK and J45-909 in stock")), []);
-  t.same(found("icd10", body("Item A01 ships Monday")), ["low"]);
+  t.same(found("icd10", body("Box A01 ships Monday")), ["low"]);
+  t.same(found("icd10", body("Item A01 ships Monday")), [], "a labelled item is no code");
   t.same(found("icd10", body("Diagnosis: U45.1")), [], "U45 is no ICD-10-CM category");
 });
 
@@ -122,7 +123,8 @@ t.test("overlapping claims on one span go to the stronger detector", async (t) =
 
 t.test("drug names, MBIs, NPIs and DEA numbers are found with their context", async (t) => {
   t.same(found("drug", body("takes sertraline 100 mg daily")), ["high"]);
-  t.same(found("medicare-mbi", body("MBI: 1EG4-TE5-MK73")), ["high"]);
+  t.same(found("medicare-mbi", body("MBI: 3KP5-WX8-NR21")), ["high"]);
+  t.same(found("medicare-mbi", body("MBI: 1EG4-TE5-MK73")), [], "CMS's published example");
   t.same(found("npi", body("NPI 1234567893")), ["high"]);
   t.same(found("dea", body("DEA: AB1234563")), ["high"]);
   t.same(found("payment-card", body("Visa card 4539 5787 6362 1486")), ["high"]);

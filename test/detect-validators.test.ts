@@ -21,6 +21,10 @@ t.test(
     for (const sample of ["078051120", "123456789", "219099999", "111111111"]) {
       t.notOk(isValidSsn(sample), `sample ${sample}`);
     }
+    for (const made of ["111223333", "123456780", "234567891", "876543219", "555555555"]) {
+      t.notOk(isValidSsn(made), `made-up pattern ${made}`);
+    }
+    t.ok(isValidSsn("512441234"), "a number with some repeats is still a number");
     t.notOk(isValidSsn("70656075"), "eight digits");
   },
 );
@@ -40,7 +44,8 @@ t.test("DEA numbers need a registrant letter and the check digit", async (t) => 
 });
 
 t.test("MBI follows the CMS character classes position by position", async (t) => {
-  t.ok(isValidMbi("1EG4TE5MK73"), "CMS example");
+  t.ok(isValidMbi("3KP5WX8NR21"));
+  t.notOk(isValidMbi("1EG4TE5MK73"), "the example CMS publishes is no one's number");
   t.notOk(isValidMbi("0EG4TE5MK73"), "first is 1-9");
   t.notOk(isValidMbi("1SG4TE5MK73"), "S is excluded");
   t.notOk(isValidMbi("1EG4TE5MK7"), "ten characters");

@@ -46,8 +46,8 @@ export function hasContext(
     to = Math.min(to, eol === -1 ? view.text.length : eol);
   }
   if (options.words.test(view.lower, from, to)) return true;
-  const header = view.headerAt(span.start);
-  return header !== undefined && options.words.test(header);
+  const label = view.headerAt(span.start) ?? view.labelAbove(span.start);
+  return label !== undefined && options.words.test(label);
 }
 
 /** The text on the same line before `start`, at most `limit` characters, lower-cased. */
@@ -62,7 +62,7 @@ export function lineBefore(view: SegmentView, start: number, limit = 40): string
  * Words that label a number as something other than a personal identifier: order, invoice and
  * tracking numbers, phone numbers, tickets, SKUs and the like.
  */
-export const OTHER_ROLES = new ContextWords([
+export const OTHER_ROLE_WORDS = [
   "order",
   "order no",
   "order number",
@@ -126,7 +126,75 @@ export const OTHER_ROLES = new ContextWords([
   "rma",
   "accession",
   "job",
+  "catalog",
+  "catalogue",
+  "cat",
+  "account",
+  "acct",
+  "model",
+  "mfr",
+  "release",
+  "rev",
+  "revision",
+  "tin",
+  "ein",
+  "fein",
+  "tax id",
+  "federal tax id",
+  "taxpayer id",
+  "employer id",
+  "employer identification",
+  "routing",
+];
+
+export const OTHER_ROLES = new ContextWords(OTHER_ROLE_WORDS);
+
+/**
+ * "Catalog no.", "Model #", "Lot number": a word and a number word just before the value name
+ * its role. Words that say nothing of the role ("ID no.", "your number") are not labels here.
+ */
+const LABEL_TAIL =
+  /(?:^|[^a-z])([a-z][a-z'-]*)\.?[^\S\n]*(?:no\.?|#|number|num|nbr)[^\S\n]*[:.#=-]?[^\S\n]*$/;
+const NO_ROLE = new Set([
+  "id",
+  "identification",
+  "your",
+  "my",
+  "his",
+  "her",
+  "their",
+  "our",
+  "the",
+  "a",
+  "this",
+  "that",
+  "same",
+  "new",
+  "old",
+  "phone",
 ]);
+
+/** End of a "<word> no." label at the end of `before` whose word is no context word, or -1. */
+function labelTailEnd(before: string, context: ContextWords | undefined): number {
+  const m = LABEL_TAIL.exec(before);
+  const word = m?.[1];
+  if (m === null || word === undefined || NO_ROLE.has(word)) return -1;
+  const wordEnd = m.index + m[0].indexOf(word) + word.length;
+  return (context?.lastEnd(before) ?? -1) >= wordEnd ? -1 : before.length;
+}
+
+/** True when a label above the value (see SegmentView.labelAbove) names another role. */
+function labelAboveIsRole(
+  view: SegmentView,
+  start: number,
+  options: { context?: ContextWords | undefined; roles: ContextWords },
+): boolean {
+  const above = view.labelAbove(start);
+  if (above === undefined || options.context?.test(above) === true) return false;
+  // A whole sentence above is no label; a short line, or one ending in ":" or "#", is.
+  if (!/[:#]$/.test(above) && above.length > 30) return false;
+  return options.roles.test(above) || labelTailEnd(above, options.context) !== -1;
+}
 
 /**
  * True when the nearest label before a number on its line (or its column header) names another
@@ -144,8 +212,9 @@ export function inOtherRole(
   const headerIsRole = header !== undefined && roles.test(header);
   const contextEnd = options.context?.lastEnd(before) ?? -1;
   const headerIsContext = header !== undefined && (options.context?.test(header) ?? false);
-  if (roleEnd > contextEnd) return true;
-  return headerIsRole && !headerIsContext && contextEnd === -1;
+  if (Math.max(roleEnd, labelTailEnd(before, options.context)) > contextEnd) return true;
+  if (headerIsRole && !headerIsContext && contextEnd === -1) return true;
+  return contextEnd === -1 && labelAboveIsRole(view, start, { context: options.context, roles });
 }
 
 /**

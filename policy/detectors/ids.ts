@@ -31,8 +31,7 @@ const SSN_CONTEXT = new ContextWords([
   "social sec",
   "soc sec",
   "ssa",
-  "taxpayer id",
-  "tin",
+  "ss no",
 ]);
 const SSN_RE = /(?<!\d)(\d{3})([-. ]?)(\d{2})\2(\d{4})(?!\d)/g;
 

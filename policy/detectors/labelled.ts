@@ -70,7 +70,8 @@ export function labelledDetector(spec: LabelledSpec): Detector {
       if (view.segment.table === undefined) return;
       const columns = new Set<number>();
       forEachCell(view, (cell) => {
-        if (cell.row === 0) {
+        if (cell.row < view.headerRow) return;
+        if (cell.row === view.headerRow) {
           const header = view.text.slice(cell.start, cell.end).toLowerCase().replace(/[_.]+/g, " ");
           if (headers.test(header)) columns.add(cell.col);
           return;

@@ -199,7 +199,8 @@ function tableNames(view: SegmentView, out: DetectorMatch[]): void {
   const columns = new Set<number>();
   forEachCell(view, (cell) => {
     const value = view.text.slice(cell.start, cell.end).trim();
-    if (cell.row === 0) {
+    if (cell.row < view.headerRow) return;
+    if (cell.row === view.headerRow) {
       if (
         NAME_HEADERS.test(value.toLowerCase().replace(/[_.]+/g, " ")) &&
         !/physician|provider|doctor|staff/i.test(value)

@@ -74,6 +74,16 @@ function parseDate(m: RegExpMatchArray): string | undefined {
 }
 
 /**
+ * True when the text between a birth word and a date leaves the field: a blank to fill in
+ * ("DOB: ________ Today's date: 11/02/2025") or another label ending in ":".
+ */
+function passesField(between: string): boolean {
+  if (/_{2,}|\.{4,}/.test(between)) return true;
+  const rest = between.replace(/\([^)]*\)/g, "").replace(/^[^\p{L}]*/u, "");
+  return /\p{L}{2,}[^:\n]*:/u.test(rest) && !/^(?:on|is|was|of|date)\s*:/.test(rest);
+}
+
+/**
  * Dates of birth: only a date within a few characters after a birth word ("DOB", "born",
  * "date of birth"), or in a column headed so. The scan starts from the birth words, so text
  * without them costs nothing here.
@@ -91,6 +101,7 @@ export const dobDetector: Detector = {
       const between = m.input?.slice(0, m.index) ?? "";
       if (/\d/.test(between) || (view.segment.table !== undefined && between.includes("\n")))
         continue;
+      if (passesField(between)) continue;
       const key = parseDate(m);
       const start = hit.end + m.index;
       lastEnd = start + m[0].length;
@@ -101,7 +112,8 @@ export const dobDetector: Detector = {
     const columns = new Set<number>();
     forEachCell(view, (cell) => {
       const value = view.lower.slice(cell.start, cell.end);
-      if (cell.row === 0) {
+      if (cell.row < view.headerRow) return;
+      if (cell.row === view.headerRow) {
         if (DOB_CONTEXT.test(value.replace(/[_.]+/g, " "))) columns.add(cell.col);
         return;
       }

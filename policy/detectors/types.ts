@@ -30,6 +30,9 @@ export interface Detector {
   detect(view: SegmentView, out: DetectorMatch[]): void;
 }
 
+/** How many rows from the top of a table may hold its header row. */
+const HEADER_SEARCH_ROWS = 5;
+
 export const CONFIDENCE_RANK: Record<Confidence, number> = { low: 0, medium: 1, high: 2 };
 
 export function atLeast(c: Confidence, min: Confidence): boolean {
@@ -48,6 +51,8 @@ export class SegmentView {
   #lineStarts: number[] | undefined;
   #lower: string | undefined;
   #words: Map<string, WordHit[]> | undefined;
+  #headerRow: number | undefined;
+  #blockTops: Map<number, number> | undefined;
 
   constructor(segment: TextSegment, index: number) {
     this.segment = segment;
@@ -91,17 +96,93 @@ export class SegmentView {
     return { row: lo, col };
   }
 
-  /** The header cell above a text offset in a table (row 0), lower-cased, or undefined. */
+  /**
+   * For tables: the index of the header row. A title ("Clinic roster - March") or an export
+   * note ("Generated 2025-03-01") often stands above the real header, so it is the first of
+   * the first few rows that looks like one: two or more cells, each with a letter and none
+   * with a four-digit number. 0 when no row does.
+   */
+  get headerRow(): number {
+    if (this.#headerRow !== undefined) return this.#headerRow;
+    const rows = this.segment.table ?? [];
+    this.#headerRow = 0;
+    for (let r = 0; r < Math.min(rows.length - 1, HEADER_SEARCH_ROWS); r++) {
+      const cells = (rows[r] ?? []).map((c) => c.trim()).filter((c) => c !== "");
+      if (cells.length >= 2 && cells.every((c) => /\p{L}/u.test(c) && !/\d{4}/.test(c))) {
+        this.#headerRow = r;
+        break;
+      }
+    }
+    return this.#headerRow;
+  }
+
+  /** The header cell above a text offset in a table, lower-cased, or undefined. */
   headerAt(offset: number): string | undefined {
     const cell = this.cellAt(offset);
-    if (cell === undefined || cell.row === 0) return undefined;
-    const header = this.segment.table?.[0]?.[cell.col];
+    if (cell === undefined || cell.row <= this.headerRow) return undefined;
+    const header = this.segment.table?.[this.headerRow]?.[cell.col];
     return header === undefined ? undefined : header.toLowerCase().replace(/[_.]+/g, " ");
   }
 
-  /** True when the offset lies in a table's first row. */
+  /** True when the offset lies in a table's header row (or a title row above it). */
   inHeaderRow(offset: number): boolean {
-    return this.cellAt(offset)?.row === 0;
+    const cell = this.cellAt(offset);
+    return cell !== undefined && cell.row <= this.headerRow;
+  }
+
+  /**
+   * Outside tables: the label above a value that has none of its own on its line, lower-cased.
+   * In a block of tab-separated lines (an HTML or PDF table) it is the same column's cell of
+   * the block's first line; else the previous non-blank line ("Order number:\n512-44-1234").
+   */
+  labelAbove(offset: number): string | undefined {
+    if (this.segment.table !== undefined) return undefined;
+    const text = this.text;
+    const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
+    const prefix = text.slice(lineStart, offset);
+    const tab = prefix.lastIndexOf("\t");
+    if (prefix.slice(tab + 1).trim() !== "") return undefined;
+    const lineEnd = text.indexOf("\n", offset);
+    const tabbed =
+      tab !== -1 || text.slice(offset, lineEnd === -1 ? undefined : lineEnd).includes("\t");
+    if (tabbed) {
+      const top = this.#blockTop(lineStart);
+      if (top === lineStart) return undefined;
+      const head = text.slice(top, text.indexOf("\n", top)).split("\t");
+      let col = 0;
+      for (let i = lineStart; i < offset; i++) if (text.charCodeAt(i) === 9) col++;
+      return head[col]?.trim().toLowerCase();
+    }
+    let end = lineStart - 1;
+    for (let blank = 0; end > 0 && blank < 2; blank++) {
+      const start = text.lastIndexOf("\n", end - 1) + 1;
+      const line = text.slice(start, end).trim();
+      if (line !== "") return this.lower.slice(start, end).trim().slice(-40);
+      end = start - 1;
+    }
+    return undefined;
+  }
+
+  /** Start of the first line of the run of tab-holding lines that holds lineStart. */
+  #blockTop(lineStart: number): number {
+    this.#blockTops ??= new Map();
+    const known = this.#blockTops.get(lineStart);
+    if (known !== undefined) return known;
+    const visited = [lineStart];
+    let top = lineStart;
+    while (top > 0) {
+      const cached = this.#blockTops.get(top);
+      if (cached !== undefined) {
+        top = cached;
+        break;
+      }
+      const prevStart = this.text.lastIndexOf("\n", top - 2) + 1;
+      if (!this.text.slice(prevStart, top - 1).includes("\t")) break;
+      top = prevStart;
+      visited.push(top);
+    }
+    for (const v of visited) this.#blockTops.set(v, top);
+    return top;
   }
 
   #rowStarts(): number[] {

@@ -21,7 +21,26 @@ const SAMPLE_SSNS = new Set([
   "777777777",
   "888888888",
   "123121234",
+  "111223333",
+  "123456780",
+  "078051121",
 ]);
+
+/**
+ * Made-up numbers of the kinds forms and training use: one digit repeated ("555-55-5555"),
+ * each group one repeated digit ("111-22-3333"), or a straight run up or down ("123-45-678x").
+ */
+function isPatternSsn(d: string): boolean {
+  if (/^(\d)\1{8}$/.test(d) || /^(\d)\1\1(\d)\2(\d)\3\3\3$/.test(d)) return true;
+  let up = true;
+  let down = true;
+  for (let i = 1; i < 8; i++) {
+    const step = (d.charCodeAt(i) - d.charCodeAt(i - 1) + 10) % 10;
+    if (step !== 1) up = false;
+    if (step !== 9) down = false;
+  }
+  return up || down;
+}
 
 /** SSA rules: no area 000, 666 or 9xx; no group 00; no serial 0000; no published samples. */
 export function isValidSsn(digits: string): boolean {
@@ -29,7 +48,7 @@ export function isValidSsn(digits: string): boolean {
   const area = digits.slice(0, 3);
   if (area === "000" || area === "666" || area.startsWith("9")) return false;
   if (digits.slice(3, 5) === "00" || digits.slice(5) === "0000") return false;
-  return !SAMPLE_SSNS.has(digits);
+  return !SAMPLE_SSNS.has(digits) && !isPatternSsn(digits);
 }
 
 /** Luhn (mod 10) check over a string of digits. */
@@ -90,9 +109,13 @@ const MBI_RE = new RegExp(
   `^[1-9]${MBI_ALPHA}${MBI_ALNUM}[0-9]${MBI_ALPHA}${MBI_ALNUM}[0-9]${MBI_ALPHA}{2}[0-9]{2}$`,
 );
 
-/** MBI: 11 characters, position by position as CMS specifies. */
+/** The example MBI printed in CMS's own material about the new Medicare card. */
+const SAMPLE_MBIS = new Set(["1EG4TE5MK73"]);
+
+/** MBI: 11 characters, position by position as CMS specifies; not CMS's published example. */
 export function isValidMbi(value: string): boolean {
-  return MBI_RE.test(value.toUpperCase());
+  const v = value.toUpperCase();
+  return MBI_RE.test(v) && !SAMPLE_MBIS.has(v);
 }
 
 /** Test card numbers published by card networks and processors. */
