@@ -25,17 +25,21 @@ const OUTSIDE = new Set([
   "in-reply-to",
 ]);
 
-/** Transport headers that belong to the trip, not to the content; they are not copied inside. */
-const TRANSPORT = new Set([
-  "received",
-  "return-path",
-  "dkim-signature",
-  "arc-seal",
-  "arc-message-signature",
-  "arc-authentication-results",
-  "authentication-results",
-  "bcc",
-  "delivered-to",
+/**
+ * Fields repeated inside the envelope as protected headers (draft-ietf-lamps-header-protection
+ * "v1", as the PGP path writes them). Nothing else travels inside besides Content-*: no Bcc,
+ * no trace fields, no tenant fields such as X-MS-Exchange-Organization-*.
+ */
+const PROTECTED = new Set([
+  "from",
+  "to",
+  "cc",
+  "subject",
+  "date",
+  "message-id",
+  "references",
+  "in-reply-to",
+  "reply-to",
 ]);
 
 /** Lone LF to CRLF: S/MIME content is canonical (RFC 8551 §3.1.1); SMTP input already is. */
@@ -93,10 +97,11 @@ function splitMessage(raw: Buffer): { fields: RawField[]; body: Buffer } {
 }
 
 /**
- * Splits a message for encryption. The inner entity is the original bytes: every header line
- * as it came (Content-* and the real From, To, Subject ... as protected headers), minus
- * transport headers and Bcc, then the body untouched. Outside stay From, Sender, Reply-To,
- * To, Cc, Date, Message-ID, References and In-Reply-To; the Subject outside is the neutral one
+ * Splits a message for encryption. The inner entity is built from the original bytes: the
+ * protected header fields (From, To, Cc, Subject, Date, Message-ID, References, In-Reply-To,
+ * Reply-To) and the Content-* fields as they came, the Content-Type marked
+ * `protected-headers="v1"`, then the body untouched. Outside stay From, Sender, Reply-To, To,
+ * Cc, Date, Message-ID, References and In-Reply-To; the Subject outside is the neutral one
  * when given, the original otherwise.
  */
 export function protectHeaders(
@@ -118,14 +123,25 @@ export function protectHeaders(
   if (!subjectSeen && o.neutralSubject !== undefined) {
     outer.push({ name: "Subject", value: o.neutralSubject });
   }
-  const kept = fields.filter((f) => !TRANSPORT.has(f.name.toLowerCase()));
-  const last = kept[kept.length - 1];
-  if (last && !last.raw.endsWith("\n")) last.raw += CRLF;
-  const inner = Buffer.concat([
-    Buffer.from(kept.map((f) => f.raw).join(""), "latin1"),
-    Buffer.from(CRLF, "latin1"),
-    body,
-  ]);
+  const inside: string[] = [];
+  let typed = false;
+  for (const f of fields) {
+    const lower = f.name.toLowerCase();
+    if (!PROTECTED.has(lower) && !lower.startsWith("content-")) continue;
+    const line = f.raw.endsWith("\n") ? f.raw : f.raw + CRLF;
+    if (lower !== "content-type" || typed) {
+      inside.push(line);
+      continue;
+    }
+    // A parameter on a continuation line: the original field's bytes stay as they were.
+    typed = true;
+    inside.push(`${line.replace(/[ \t;]*\r\n$/, "")};${CRLF} protected-headers="v1"${CRLF}`);
+  }
+  if (!typed) {
+    // RFC 2045 §5.2: without a Content-Type the entity is text/plain; charset=us-ascii.
+    inside.push(`Content-Type: text/plain; charset=us-ascii;${CRLF} protected-headers="v1"${CRLF}`);
+  }
+  const inner = Buffer.concat([Buffer.from(inside.join("") + CRLF, "latin1"), body]);
   return { inner, outer };
 }
 
