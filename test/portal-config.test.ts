@@ -8,6 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import t, { type Test } from "tap";
 import { loadConfig } from "../gateway/config/index.js";
+import { compilePolicy } from "../policy/index.js";
+import type { Extraction } from "../policy/extract/types.js";
+import type { CompiledPolicy } from "../policy/rules/evaluate.js";
 import { startPortalGateway } from "./helpers/portal.js";
 
 function configFile(t: Test, yaml: string): string {
@@ -61,4 +64,40 @@ t.test("without trustProxy, X-Forwarded-For is not believed", async (t) => {
   const s = await startPortalGateway(t);
   for (let i = 0; i < 20; i++) await attempt(s.base, `198.51.100.${i + 1}`);
   t.equal(await attempt(s.base, "203.0.113.9"), 429, "a forged header does not escape the limit");
+});
+
+t.test("a policy names where a portal passphrase is kept, never the passphrase", async (t) => {
+  const rules = (encrypt: string) =>
+    compilePolicy(
+      [
+        "rules:",
+        `  - {name: a, when: {subjectTag: "[secure]"}, then: [{encrypt: ${encrypt}}]}`,
+        `  - {name: b, when: {subjectTag: "[secure]"}, then: [{encrypt: {showSubject: true}}]}`,
+      ].join("\n"),
+      { file: "p.yaml" },
+    );
+  const tagged: Extraction = {
+    segments: [],
+    unscannable: [],
+    attachments: [],
+    headers: [{ name: "Subject", value: "[secure] results" }],
+  };
+  const verdict = (policy: CompiledPolicy) =>
+    policy.evaluate({
+      extraction: tagged,
+      matches: [],
+      mailFrom: "a@b.test",
+      rcptTo: ["c@d.test"],
+    });
+
+  const env = verdict(
+    rules("{method: portal, passphrase: {env: CLINIC_PASS}, showSubject: false}"),
+  );
+  t.same(env.portalPassphrase, { env: "CLINIC_PASS" }, "the variable's name reaches the verdict");
+  t.equal(env.portalShowSubject, false, "a rule's showSubject false wins over another's true");
+  const file = verdict(rules("{passphrase: {file: /etc/sealgate/pass}}"));
+  t.same(file.portalPassphrase, { file: "/etc/sealgate/pass" });
+  t.equal(file.portalShowSubject, true);
+  t.throws(() => rules('{passphrase: "hunter2-literal"}'), /line 2/, "a literal is refused");
+  t.throws(() => rules("{passphrase: {env: 'not a name'}}"), /variable name/);
 });

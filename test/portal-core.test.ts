@@ -550,3 +550,19 @@ t.test("notices and code mail speak the language given", async (t) => {
   const [code] = await h.queued();
   t.match(code ? await textOf(code) : "", /Votre code : \d{8}/);
 });
+
+t.test("a policy's showSubject puts the original subject in the notice and inbox", async (t) => {
+  const h = await setup(t);
+  const { portalIds } = await h.deliverTo([PATIENT], {
+    action: "encrypt",
+    portalShowSubject: true,
+  });
+  const [notice] = await h.queued();
+  t.match(notice?.raw.toString("latin1"), new RegExp(`^Subject: ${SUBJECT}\\r$`, "m"));
+  t.match(await h.core.inbox(PATIENT), [{ portalId: portalIds[0], subject: SUBJECT }]);
+
+  const shown = await setup(t, (c) => void (c.portal.showSubject = true));
+  await shown.deliverTo([PATIENT], { action: "encrypt", portalShowSubject: false });
+  const [neutral] = await shown.queued();
+  t.match(neutral?.raw.toString("latin1"), /^Subject: Secure message\r$/m, "false hides it");
+});
