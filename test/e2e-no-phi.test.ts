@@ -1,13 +1,16 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
+import Database from "better-sqlite3";
 import nodemailer from "nodemailer";
 import t from "tap";
+import { SQLITE_FILE } from "../gateway/store/sqlite-file.js";
 import { startTestGateway, waitForEvent } from "./helpers/gateway.js";
 
 /**
  * DESIGN.md's promise: PHI never reaches a log line or an event. A message full of PHI goes
  * through the whole gateway at the most verbose log level, and neither its subject, its body
- * values nor its addresses appear in what the gateway logged or recorded.
+ * values nor its addresses appear in what the gateway logged or recorded (every column of
+ * every event row). Once delivered, its text is not left in clear in the store's files either.
  */
 
 const SUBJECT = "[secure] Labs for Jordan Quillfeather";
@@ -51,7 +54,17 @@ t.test("a message full of PHI leaves no trace of its content in logs or events",
 
   const logs = gw.logs();
   t.ok(logs.length > 0, "the gateway logged");
-  const eventText = JSON.stringify(events.map((e) => ({ name: e.name, data: e.data })));
+  const verdict = events.find((e) => e.name === "policy:verdict");
+  t.equal(verdict?.data?.action, "encrypt", "the message was recognised as sensitive");
+  await gw.stop();
+
+  // Every column of every event row, read from the file around the store.
+  const file = path.join(gw.files.dataDir, SQLITE_FILE);
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare("SELECT * FROM events").all();
+  db.close();
+  t.ok(rows.length >= events.length, "the whole events table is checked");
+  const eventText = JSON.stringify(rows).toLowerCase();
   for (const secret of [
     SSN,
     "345678901",
@@ -62,8 +75,17 @@ t.test("a message full of PHI leaves no trace of its content in logs or events",
     RECIPIENT,
   ]) {
     t.notOk(logs.includes(secret), `no log line holds "${secret.slice(0, 4)}…"`);
-    t.notOk(eventText.includes(secret), `no event data holds "${secret.slice(0, 4)}…"`);
+    t.notOk(
+      eventText.includes(secret.toLowerCase()),
+      `no event row holds "${secret.slice(0, 4)}…"`,
+    );
   }
-  const verdict = events.find((e) => e.name === "policy:verdict");
-  t.equal(verdict?.data?.action, "encrypt", "the message was recognised as sensitive");
+
+  // The queue's copy was cleared once delivered; the portal's is sealed.
+  for (const f of [file, `${file}-wal`].filter((f) => existsSync(f))) {
+    const bytes = readFileSync(f);
+    for (const secret of [SSN, "Jordan Quillfeather", "Potassium 5.9"]) {
+      t.notOk(bytes.includes(secret), `${path.basename(f)} does not hold "${secret.slice(0, 4)}…"`);
+    }
+  }
 });
