@@ -21,7 +21,7 @@ import {
  * and a delivered message's bytes can then be cleared.
  */
 
-const RCPT = ["a@example.org", "Pat.Q@patient.example"];
+const RCPT = ["a@example.org", "Pat.Q@patient.example"] as const;
 
 /** Both stores' old layout, in each one's types. */
 function oldTables(kind: "sqlite" | "postgres"): string {
