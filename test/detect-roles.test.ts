@@ -55,7 +55,7 @@ t.test("a taxpayer or employer identification number is not an SSN", async (t) =
 });
 
 t.test("published sample and made-up pattern values are rejected", async (t) => {
-  for (const v of ["111-22-3333", "123-45-6780", "234-56-7890", "555-55-5555"]) {
+  for (const v of ["111-22-3333", "123-45-6780", "012-34-5679", "555-55-5555"]) {
     t.same(found("us-ssn", body(`SSN: ${v}`)), [], v);
   }
   t.same(found("medicare-mbi", body("Medicare number 1EG4-TE5-MK73")), []);

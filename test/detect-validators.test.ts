@@ -21,7 +21,7 @@ t.test(
     for (const sample of ["078051120", "123456789", "219099999", "111111111"]) {
       t.notOk(isValidSsn(sample), `sample ${sample}`);
     }
-    for (const made of ["111223333", "123456780", "234567891", "876543219", "555555555"]) {
+    for (const made of ["111223333", "123456780", "012345679", "876543219", "555555555"]) {
       t.notOk(isValidSsn(made), `made-up pattern ${made}`);
     }
     t.ok(isValidSsn("512441234"), "a number with some repeats is still a number");

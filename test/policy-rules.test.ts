@@ -334,3 +334,26 @@ t.test("excluded values drop out as whole values, never as prefixes", async (t) 
     /exclude\.nope \(line 2.*unknown detector/,
   );
 });
+
+t.test("names, dates and phone numbers are excluded as the author writes them", async (t) => {
+  const policy = compilePolicy(
+    [
+      "exclude:",
+      '  patient-name: ["Mary Ann Smith", "Jane Roe"]',
+      '  dob: ["03/14/1961"]',
+      '  phone: ["+1 (217) 555-0130"]',
+      "rules:",
+      "  - {name: name, when: {detector: patient-name}, then: [encrypt]}",
+      "  - {name: dob, when: {detector: dob, confidence: high}, then: [encrypt]}",
+      "  - {name: phone, when: {detector: phone, confidence: low}, then: [encrypt]}",
+      "",
+    ].join("\n"),
+    { file: "p.yaml" },
+  );
+  const listed = "Patient: Mary Ann Smith\nDOB: March 14, 1961\nCall 217-555-0130";
+  t.same(run(policy, extraction(listed)).rules, [], "each written another way, all excluded");
+  t.same(run(policy, extraction("Patient: Roe, Jane")).rules, [], "name order");
+  t.same(run(policy, extraction("Patient: Mary Smith")).rules, ["name"], "a part is not the name");
+  t.same(run(policy, extraction("DOB: 03/14/1962")).rules, ["dob"], "another date");
+  t.same(run(policy, extraction("Call 217-555-0131")).rules, ["phone"], "another number");
+});

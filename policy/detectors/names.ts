@@ -137,6 +137,7 @@ const PATIENT_NEAR = new ContextWords([
 export const patientNameDetector: Detector = {
   name: "patient-name",
   strength: 2,
+  keyOf: (value) => nameKey(value),
   detect(view, out) {
     const text = view.text;
     const found = (start: number, name: string, confidence: Confidence): void => {

@@ -91,6 +91,11 @@ function passesField(between: string): boolean {
 export const dobDetector: Detector = {
   name: "dob",
   strength: 2,
+  keyOf(value) {
+    DATE_RE.lastIndex = 0;
+    const m = DATE_RE.exec(value.trim().toLowerCase());
+    return m === null || m[0].length !== value.trim().length ? undefined : parseDate(m);
+  },
   detect(view, out) {
     let lastEnd = -1;
     for (const hit of view.words("dob-context")) {
@@ -233,6 +238,10 @@ const PHONE_RE =
 export const phoneDetector: Detector = {
   name: "phone",
   strength: 2,
+  keyOf(value) {
+    const digits = value.replace(/\D/g, "");
+    return digits.length === 11 && digits.startsWith("1") ? digits.slice(1) : digits;
+  },
   detect(view, out) {
     for (const m of view.text.matchAll(PHONE_RE)) {
       const start = m.index;

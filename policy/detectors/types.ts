@@ -28,6 +28,12 @@ export interface Detector {
   readonly name: string;
   readonly strength: DetectorStrength;
   detect(view: SegmentView, out: DetectorMatch[]): void;
+  /**
+   * The key a value written by a person would have (an exclusion list's "Mary Ann Smith",
+   * "03/14/1961"), where it is not simply its letters and digits in upper case; undefined
+   * when the text is no such value.
+   */
+  keyOf?(value: string): string | undefined;
 }
 
 /** How many rows from the top of a table may hold its header row. */

@@ -37,8 +37,12 @@ export class CompiledPolicy {
     this.detectors = [...BUILTIN_DETECTORS, ...options.detectors];
     // Precedence: higher priority first; equal priority keeps file order (sort is stable).
     this.#rules = [...policy.rules].sort((a, b) => b.priority - a.priority);
-    for (const [detector, values] of Object.entries(policy.exclude)) {
-      this.#excluded.set(detector, new Set(values.map(canonical)));
+    // An entry is reduced the way its detector reduces what it finds, so "Mary Ann Smith" and
+    // "03/14/1961" meet the keys "ann mary smith" and "1961-03-14" as whole values.
+    for (const [name, values] of Object.entries(policy.exclude)) {
+      const detector = this.detectors.find((d) => d.name === name);
+      const keyOf = (v: string): string => canonical(detector?.keyOf?.(v) ?? v);
+      this.#excluded.set(name, new Set(values.map(keyOf)));
     }
     for (const [name, terms] of Object.entries(policy.dictionaries)) {
       this.#dictionaries.set(name, new Dictionary(terms));
