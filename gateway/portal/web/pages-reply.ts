@@ -155,6 +155,9 @@ export function registerReply(app: FastifyInstance, ctx: PortalContext): void {
         return problem(ctx, req, reply, 410, s.expiredTitle, s.expiredText);
       case "revoked":
         return problem(ctx, req, reply, 410, s.revokedTitle, s.revokedText);
+      case "passphrase-required":
+        // The message page asks for the passphrase; nothing was sent.
+        return reply.redirect(`/portal/messages/${id}`, 303);
       default:
         return problem(ctx, req, reply, 404, s.notFoundTitle, s.notFoundText);
     }
