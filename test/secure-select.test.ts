@@ -184,3 +184,39 @@ t.test("outside mode mx, tls means the fixed next hop, and the outbox is none", 
   }).choose("j@example.net");
   t.equal(smart.reason, "tls: smart host relay.example.org, verified at send time");
 });
+
+t.test("every certificate's refusal is in the reason, each once", async (t) => {
+  const repo = new MemoryKeyRepository();
+  const expired = await pki.issue("gina@example.net", {
+    notBefore: new Date(Date.now() - 30 * DAY),
+    notAfter: new Date(Date.now() - DAY),
+  });
+  const foreign = await strangers.issue("gina@example.net");
+  const other = await pki.issue("gina@other.example");
+  const another = await pki.issue("gina2@other.example");
+  for (const c of [expired, foreign, other, another]) {
+    await repo.putKey(certKey(c.certPem, "gina@example.net"));
+  }
+  const choice = await selector(repo, { order: ["smime"] }).choose("gina@example.net");
+  t.equal(choice.method, "portal");
+  t.match(choice.reason, /expired/);
+  t.match(choice.reason, /another address/);
+  t.match(choice.reason, /chain|trust/);
+  t.equal(choice.reason.match(/another address/g)?.length, 1, "a repeated reason is given once");
+});
+
+t.test("a policy cannot turn on a method the admin left out of secure.order", async (t) => {
+  const repo = new MemoryKeyRepository();
+  const hank = await pki.issue("hank@example.net");
+  await repo.putKey(certKey(hank.certPem, "hank@example.net"));
+  const s = selector(repo, { order: ["tls", "portal"], probe: verified });
+  const choice = await s.choose("hank@example.net", "smime");
+  t.equal(choice.method, "portal", "a usable certificate, but S/MIME is off");
+  t.equal(
+    choice.reason,
+    "portal: policy asks for smime, which secure.order leaves out; " +
+      "no other method in the configured order",
+  );
+  t.equal((await s.choose("hank@example.net", "tls")).method, "tls", "an allowed method applies");
+  t.equal((await s.choose("hank@example.net")).method, "tls", "auto keeps the admin's order");
+});

@@ -58,10 +58,14 @@ function domainOf(address: string): string {
   return address.slice(address.lastIndexOf("@") + 1).toLowerCase();
 }
 
-/** The methods a policy's `encrypt: {method}` leaves: auto keeps the order, others narrow. */
+/**
+ * The methods a policy's `encrypt: {method}` leaves: auto keeps the order, others narrow it
+ * to that one method, but only if the admin's secure.order has it; a policy never turns on a
+ * method the admin turned off (the copy then goes to the portal).
+ */
 export function narrowOrder(order: readonly SecureMethod[], method: EncryptMethod): SecureMethod[] {
   if (method === "auto") return [...order];
-  return [method];
+  return order.includes(method) || method === "portal" ? [method] : [];
 }
 
 export class RecipientSelector {
@@ -81,7 +85,13 @@ export class RecipientSelector {
       if (attempt.method !== null) return attempt;
       why.push(attempt.why);
     }
-    const forced = method === "auto" ? "" : `policy asks for ${method} only; `;
+    const configured = this.#o.order ?? DEFAULT_ORDER;
+    const forced =
+      method === "auto"
+        ? ""
+        : configured.includes(method) || method === "portal"
+          ? `policy asks for ${method} only; `
+          : `policy asks for ${method}, which secure.order leaves out; `;
     const detail = why.length > 0 ? compact(why) : "no other method in the configured order";
     return {
       method: "portal",
@@ -112,7 +122,7 @@ export class RecipientSelector {
     const now = this.#o.now?.() ?? new Date();
     // The longest-lived usable certificate: the one the recipient most likely still holds.
     const sorted = [...certs].sort((a, b) => time(b) - time(a));
-    let refusal = "";
+    const refusals: string[] = [];
     for (const key of sorted) {
       const check = await checkRecipientCertificate(key.material, address, {
         trustAnchors: anchors,
@@ -126,9 +136,10 @@ export class RecipientSelector {
           reason: `smime: certificate from ${from}, expires ${day(check.notAfter)}`,
         };
       }
-      refusal ||= check.reason;
+      // Every certificate's reason, so the trace shows why each one was passed over.
+      if (!refusals.includes(check.reason)) refusals.push(check.reason);
     }
-    return { method: null, why: refusal };
+    return { method: null, why: refusals.join("; ") };
   }
 
   async #pgp(address: string): Promise<Attempt> {
