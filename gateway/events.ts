@@ -1,11 +1,14 @@
 /**
  * Stable event names, in pipeline order. They appear in the store, in `sealgate trace`,
- * in logs (as `event`) and later in webhooks; README's "Events" table lists them.
+ * in logs (as `event`) and later in webhooks; README's "Events" table lists them. An event
+ * "per recipient" names it by its 1-based position in the message's envelope (StoredEvent.rcpt),
+ * never by address.
  */
 export const EVENT_NAMES = [
   "smtp:received", // accepted and durably queued; data: size, recipients, connector
   "pipeline:parsed", // data: parts, attachments
   "pipeline:held", // could not be processed; kept, sender told; data: reason
+  "pipeline:hold-expired", // a held message's bytes were cleared after holdRetention; data: age
   "pipeline:loop", // a stamped message came back; data: hops, route
   "policy:verdict", // data: sensitive, rules, findings (detector, count, confidence)
   "secure:route", // per recipient; data: route, reason, nextHop

@@ -117,6 +117,20 @@ t.test("451 then 250: the copy waits for the backoff, then is delivered once", a
   t.match(delivery, { state: "done", attempts: 2 });
 });
 
+t.test("a held message past holdRetention is expired by the runner", async (t) => {
+  const { store, runner } = await setup(t, { delivery: { holdRetention: 0.05 } });
+  const id = await store.enqueue(newMessage());
+  await store.holdMessage(id, "quarantine");
+  await new Promise((r) => setTimeout(r, 100));
+  runner.start();
+  await until("expired", async () => (await store.getMessage(id))?.state === "done");
+  t.equal((await store.getMessage(id))?.raw, null, "its bytes are cleared");
+  t.same(
+    (await store.events(id)).map((e) => e.name),
+    ["pipeline:held", "pipeline:hold-expired"],
+  );
+});
+
 t.test("550 fails the recipient and a DSN reaches the sender from <>", async (t) => {
   const lines: string[] = [];
   const destination = new Writable({

@@ -545,6 +545,32 @@ const cases: Case[] = [
     },
   ],
   [
+    "a held message past its retention has its bytes cleared and is done, with an event",
+    async (t, store) => {
+      const body = Buffer.from(`Subject: x\r\n\r\n${MARKER}\r\n`);
+      const old = await store.enqueue(message({ raw: body }));
+      await store.holdMessage(old, "quarantine");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const cutoff = new Date();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const recent = await store.enqueue(message({ raw: body }));
+      await store.holdMessage(recent, "quarantine");
+      const waiting = await store.enqueue(message({ raw: body }));
+
+      t.same(await store.expireHeld(cutoff, 10), [old], "only the held one older than the cutoff");
+      t.match(await store.getMessage(old), { state: "done", raw: null, holdReason: "quarantine" });
+      t.match(await store.getMessage(recent), { state: "held", raw: body });
+      t.match(await store.getMessage(waiting), { state: "received", raw: body });
+      const events = await store.events(old);
+      t.same(
+        events.map((e) => e.name),
+        ["pipeline:held", "pipeline:hold-expired"],
+      );
+      t.type(events[1]?.data?.age, "number");
+      t.same(await store.expireHeld(cutoff, 10), [], "and only once");
+    },
+  ],
+  [
     "a message without bytes is refused",
     async (t, store) => {
       const broken = { ...message(), raw: null as unknown as Buffer };

@@ -147,6 +147,14 @@ export const deliverySchema = z
       .number()
       .positive()
       .default(5 * 24 * 3600),
+    /**
+     * Seconds a held (quarantined, unparseable, blocked) message keeps its bytes for review;
+     * then they are cleared and the message is done (pipeline:hold-expired). Default 30 days.
+     */
+    holdRetention: z
+      .number()
+      .positive()
+      .default(30 * 24 * 3600),
     /** Parallel deliveries per node. Default 20. */
     concurrency: z.number().int().positive().default(20),
     /** Connection and greeting timeout per attempt. Default 30. */

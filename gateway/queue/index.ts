@@ -27,6 +27,8 @@ export interface QueueRunnerOptions {
   messageLeaseMs?: number | undefined;
   /** Longest sleep between looks at the store (other nodes may add work). Default 30 s. */
   maxIdleMs?: number | undefined;
+  /** How often held messages past delivery.holdRetention are expired. Default 60 s. */
+  holdSweepMs?: number | undefined;
 }
 
 /**
@@ -43,6 +45,7 @@ export class QueueRunner {
   #timer: NodeJS.Timeout | null = null;
   #ticking: Promise<void> | null = null;
   #again = false;
+  #lastHoldSweep = 0;
   #running = false;
   #stopping = false;
 
@@ -104,6 +107,7 @@ export class QueueRunner {
   /** Leases what is due; resolves to whether anything was leased. */
   async #tick(): Promise<boolean> {
     const { store, nodeId } = this.#o;
+    await this.#expireHeld();
     let leased = false;
     if (this.#free() > 0) {
       const messages = await store.leaseMessages({
@@ -124,6 +128,21 @@ export class QueueRunner {
       leased ||= deliveries.length > 0;
     }
     return leased;
+  }
+
+  /** A held message keeps its bytes for review until holdRetention, then they are cleared. */
+  async #expireHeld(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastHoldSweep < (this.#o.holdSweepMs ?? 60_000)) return;
+    this.#lastHoldSweep = now;
+    const before = new Date(now - this.#o.config.delivery.holdRetention * 1000);
+    try {
+      for (const queueId of await this.#o.store.expireHeld(before, 100)) {
+        this.#log.info({ queueId, event: "pipeline:hold-expired" }, "held message expired");
+      }
+    } catch (err) {
+      this.#log.error({ err: errorFacts(err) }, "cannot expire held messages");
+    }
   }
 
   async #after(leased: boolean): Promise<void> {

@@ -404,6 +404,30 @@ export class SqliteStore implements Store {
     });
   }
 
+  async expireHeld(before: Date, limit: number): Promise<string[]> {
+    return relaxed(this.#db, () => {
+      const now = Date.now();
+      return this.#db.transaction(() => {
+        const rows = this.#db
+          .prepare(
+            `SELECT id, received_at FROM messages WHERE state = 'held' AND received_at < ?
+               ORDER BY received_at LIMIT ?`,
+          )
+          .all(before.getTime(), limit) as { id: string; received_at: number }[];
+        const expire = this.#db.prepare(
+          "UPDATE messages SET state = 'done', lease_owner = NULL, lease_until = NULL WHERE id = ?",
+        );
+        for (const r of rows) {
+          expire.run(r.id);
+          this.#clearIfDone(r.id);
+          const age = Math.round((now - r.received_at) / 1000);
+          this.#insertEvent({ queueId: r.id, name: "pipeline:hold-expired", data: { age } }, now);
+        }
+        return rows.map((r) => r.id);
+      })();
+    });
+  }
+
   #recipients(deliveryId: number): RecipientStatus[] {
     return this.#db
       .prepare(

@@ -201,6 +201,11 @@ export interface Store {
   routeMessage(queueId: string, plans: DeliveryPlan[], events?: NewEvent[]): Promise<void>;
   /** Keeps the message out of delivery with a reason (cannot parse, quarantine). */
   holdMessage(queueId: string, reason: string, dsn?: NewMessage): Promise<void>;
+  /**
+   * Held messages received before `before` (at most `limit`): their bytes are cleared, they
+   * are done, and each gets a pipeline:hold-expired event, in one transaction. Returns their ids.
+   */
+  expireHeld(before: Date, limit: number): Promise<string[]>;
   /** Deliveries whose next attempt is due, leased to one owner. */
   leaseDeliveries(options: LeaseOptions): Promise<LeasedDelivery[]>;
   /**
