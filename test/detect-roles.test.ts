@@ -64,8 +64,13 @@ t.test("published sample and made-up pattern values are rejected", async (t) => 
 t.test(
   "ICD-10 needs clinical words, not 'with', and not a form's or release's number",
   async (t) => {
-    t.same(found("icd10", body("Please complete form C12.1 with your manager")), []);
-    t.same(found("icd10", body("Release R10.2 with fixes for the printer driver")), []);
+    t.same(found("icd10", body("Please complete form C12.1 with your manager")), ["low"]);
+    t.same(found("icd10", body("Release R10.2 with fixes for the printer driver")), ["low"]);
+    t.same(
+      found("icd10", body("Form B20.1 diagnosis pending")),
+      [],
+      "a form's number, context or not",
+    );
     t.same(found("icd10", body("Thanks, C12.1 with you")), ["low"]);
     t.same(found("icd10", body("Seen for R10.2 acute abdominal pain")), ["high"]);
     t.same(found("icd10", body("Dx: E11.ZZZZ noted")), [], "letters alone after the dot");

@@ -1,5 +1,6 @@
 import t from "tap";
 import { BUILTIN_DETECTORS, ContextWords, runDetectors } from "../policy/detectors/index.js";
+import { fold, unmatchable } from "../policy/detectors/words.js";
 import type { TextSegment } from "../policy/extract/types.js";
 
 function body(text: string): TextSegment {
@@ -51,4 +52,31 @@ t.test("a label in front of a list labels every value of it", async (t) => {
     "77712345:high",
   ]);
   t.same(found("mrn", "MRN: 51244123, see the chart"), ["51244123:high"]);
+});
+
+t.test("accented terms match with or without their accents, offsets unchanged", async (t) => {
+  const words = new ContextWords(["diagnóstico", "niño enfermo", "numero de cuenta"]);
+  t.ok(words.test(fold("El Diagnóstico del paciente")));
+  t.ok(words.test(fold("el diagnostico")), "typed without the accent");
+  t.ok(words.test(fold("NIÑO ENFERMO")));
+  t.ok(words.test(fold("número de cuenta")), "the text has the accent, the term does not");
+  const text = "Ärztin: Müller, Straße 5";
+  t.equal(fold(text).length, text.length);
+  t.equal(fold(text), "arztin: muller, straße 5", "ß has no one-letter fold and stays");
+});
+
+t.test("keywords with punctuation match as written", async (t) => {
+  const words = new ContextWords(["dx:", "(confidential)", "acct:"]);
+  t.ok(words.test("dx: flu"));
+  t.ok(words.test("note (confidential) here"));
+  t.notOk(words.test("dx flu"), "the colon is part of the keyword");
+  t.ok(words.test("acct: a-654321"));
+});
+
+t.test("terms that can never match are named, not silently dropped", async (t) => {
+  t.equal(unmatchable("diagnóstico"), undefined);
+  t.equal(unmatchable("(confidential)"), undefined);
+  t.match(unmatchable("Straße") ?? "", /U\+00DF cannot be matched/);
+  t.match(unmatchable("[secure]") ?? "", /U\+005B/);
+  t.match(unmatchable("   ") ?? "", /empty/);
 });

@@ -357,3 +357,36 @@ t.test("names, dates and phone numbers are excluded as the author writes them", 
   t.same(run(policy, extraction("DOB: 03/14/1962")).rules, ["dob"], "another date");
   t.same(run(policy, extraction("Call 217-555-0131")).rules, ["phone"], "another number");
 });
+
+t.test(
+  "a keyword, dictionary term or context word that cannot match is refused at its line",
+  async (t) => {
+    const err = refused(
+      [
+        "dictionaries:",
+        '  de: ["Straße"]',
+        "rules:",
+        '  - {name: a, when: {keywords: ["diagnóstico", "[secure]"]}, then: [encrypt]}',
+        "detectors:",
+        "  acct:",
+        "    pattern: 'A-\\d{6}'",
+        '    context: ["número de cuenta", "診断"]',
+        "",
+      ].join("\n"),
+    );
+    t.same(
+      err.problems.map((p) => [p.path, p.line]),
+      [
+        ["rules.0.when.keywords.1", 4],
+        ["dictionaries.de.0", 2],
+        ["detectors.acct.context.1", 8],
+      ],
+    );
+    t.notMatch(err.message, /Straße|secure|診断/, "the values themselves are not echoed");
+    const policy = compilePolicy(
+      'rules:\n  - {name: es, when: {keywords: ["diagnóstico", "(confidential)"], min: 2}, then: [encrypt]}\n',
+      { file: "p.yaml" },
+    );
+    t.equal(run(policy, extraction("El DIAGNOSTICO (confidential)")).action, "encrypt");
+  },
+);

@@ -51,11 +51,13 @@ export const icd10Detector: Detector = {
       if (m[2] !== undefined && m[2].length > 1 && !/\d/.test(m[2])) continue;
       const start = m.index;
       const end = start + m[0].length;
-      if (inOtherRole(view, start, { context: ICD_CONTEXT, roles: ICD_ROLES })) continue;
       const dotted = m[2] !== undefined;
       const context =
         hasContext(view, { start, end }, { words: ICD_CONTEXT, proximity: dotted ? 80 : 40 }) ||
         (dotted && ICD_DESCRIPTION.test(view.lower.slice(end, end + 60)));
+      // Code shapes are everywhere ("A12"): only one that context would raise is worth the
+      // look for a label that makes it a form's or a release's number.
+      if (context && inOtherRole(view, start, { context: ICD_CONTEXT, roles: ICD_ROLES })) continue;
       const confidence: Confidence = context ? (dotted ? "high" : "medium") : "low";
       push(out, view, { start, end, confidence, key: m[0].toUpperCase() }, this.name);
     }

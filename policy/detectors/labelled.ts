@@ -72,7 +72,7 @@ export function labelledDetector(spec: LabelledSpec): Detector {
       forEachCell(view, (cell) => {
         if (cell.row < view.headerRow) return;
         if (cell.row === view.headerRow) {
-          const header = view.text.slice(cell.start, cell.end).toLowerCase().replace(/[_.]+/g, " ");
+          const header = view.lower.slice(cell.start, cell.end).replace(/[_.]+/g, " ");
           if (headers.test(header)) columns.add(cell.col);
           return;
         }

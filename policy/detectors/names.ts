@@ -1,5 +1,6 @@
 import type { Confidence } from "../types.js";
 import { ContextWords } from "./context.js";
+import { fold } from "./words.js";
 import { push } from "./ids.js";
 import { forEachCell, type Detector, type DetectorMatch, type SegmentView } from "./types.js";
 
@@ -203,7 +204,7 @@ function tableNames(view: SegmentView, out: DetectorMatch[]): void {
     if (cell.row < view.headerRow) return;
     if (cell.row === view.headerRow) {
       if (
-        NAME_HEADERS.test(value.toLowerCase().replace(/[_.]+/g, " ")) &&
+        NAME_HEADERS.test(fold(value).replace(/[_.]+/g, " ")) &&
         !/physician|provider|doctor|staff/i.test(value)
       ) {
         columns.add(cell.col);

@@ -1,7 +1,7 @@
 import type { TextSegment } from "../extract/types.js";
 import type { Confidence } from "../types.js";
 import { VOCABULARY } from "./vocabulary.js";
-import type { WordHit } from "./words.js";
+import { fold, type WordHit } from "./words.js";
 
 /** One place a detector found something. Positions index the segment's normalised text. */
 export interface DetectorMatch {
@@ -36,6 +36,9 @@ export interface Detector {
   keyOf?(value: string): string | undefined;
 }
 
+/** How far along a line a label above a value is looked for. */
+const LINE_SCAN = 400;
+
 /** How many rows from the top of a table may hold its header row. */
 const HEADER_SEARCH_ROWS = 5;
 
@@ -66,9 +69,9 @@ export class SegmentView {
     this.text = segment.text;
   }
 
-  /** Lower-cased text, computed once (same length as text for the characters we match on). */
+  /** Folded lower-case text (see fold in words.ts), computed once; offsets as in text. */
   get lower(): string {
-    this.#lower ??= lowerSameLength(this.text);
+    this.#lower ??= fold(this.text);
     return this.#lower;
   }
 
@@ -127,7 +130,7 @@ export class SegmentView {
     const cell = this.cellAt(offset);
     if (cell === undefined || cell.row <= this.headerRow) return undefined;
     const header = this.segment.table?.[this.headerRow]?.[cell.col];
-    return header === undefined ? undefined : header.toLowerCase().replace(/[_.]+/g, " ");
+    return header === undefined ? undefined : fold(header).replace(/[_.]+/g, " ");
   }
 
   /** True when the offset lies in a table's header row (or a title row above it). */
@@ -144,29 +147,46 @@ export class SegmentView {
   labelAbove(offset: number): string | undefined {
     if (this.segment.table !== undefined) return undefined;
     const text = this.text;
-    const lineStart = text.lastIndexOf("\n", offset - 1) + 1;
-    const prefix = text.slice(lineStart, offset);
-    const tab = prefix.lastIndexOf("\t");
-    if (prefix.slice(tab + 1).trim() !== "") return undefined;
-    const lineEnd = text.indexOf("\n", offset);
-    const tabbed =
-      tab !== -1 || text.slice(offset, lineEnd === -1 ? undefined : lineEnd).includes("\t");
-    if (tabbed) {
+    // Only a value that starts its line or its cell has a label above; the walk back over
+    // spaces answers that for the common case (a label on its own line) in a few steps.
+    let i = offset - 1;
+    while (i >= 0 && text.charCodeAt(i) === 32) i--;
+    const before = i < 0 ? 10 : text.charCodeAt(i);
+    if (before !== 10 && before !== 13 && before !== 9) return undefined;
+    const lineStart = before === 9 ? text.lastIndexOf("\n", i) + 1 : i + 1;
+    if (before === 9 || this.#tabAfter(offset, LINE_SCAN)) {
       const top = this.#blockTop(lineStart);
-      if (top === lineStart) return undefined;
-      const head = text.slice(top, text.indexOf("\n", top)).split("\t");
+      if (top === lineStart || offset - lineStart > LINE_SCAN) return undefined;
       let col = 0;
-      for (let i = lineStart; i < offset; i++) if (text.charCodeAt(i) === 9) col++;
-      return head[col]?.trim().toLowerCase();
+      for (let k = lineStart; k < offset; k++) if (text.charCodeAt(k) === 9) col++;
+      const headEnd = text.indexOf("\n", top);
+      const label = text
+        .slice(top, Math.min(headEnd, top + LINE_SCAN))
+        .split("\t")
+        [col]?.trim();
+      return label === undefined ? undefined : fold(label);
     }
     let end = lineStart - 1;
     for (let blank = 0; end > 0 && blank < 2; blank++) {
+      const from = Math.max(0, end - LINE_SCAN);
       const start = text.lastIndexOf("\n", end - 1) + 1;
-      const line = text.slice(start, end).trim();
-      if (line !== "") return this.lower.slice(start, end).trim().slice(-40);
+      const line = this.lower.slice(Math.max(start, from), end).trim();
+      if (line !== "") return line.slice(-40);
       end = start - 1;
     }
     return undefined;
+  }
+
+  /** True when a tab stands on the line after offset, within `limit` characters. */
+  #tabAfter(offset: number, limit: number): boolean {
+    const text = this.text;
+    const stop = Math.min(text.length, offset + limit);
+    for (let k = offset; k < stop; k++) {
+      const c = text.charCodeAt(k);
+      if (c === 9) return true;
+      if (c === 10) return false;
+    }
+    return false;
   }
 
   /** Start of the first line of the run of tab-holding lines that holds lineStart. */
@@ -200,18 +220,6 @@ export class SegmentView {
     this.#lineStarts = starts;
     return starts;
   }
-}
-
-/** Lower case that keeps every offset: a character whose lower case is longer stays as is. */
-function lowerSameLength(text: string): string {
-  const lower = text.toLowerCase();
-  if (lower.length === text.length) return lower;
-  let out = "";
-  for (const ch of text) {
-    const l = ch.toLowerCase();
-    out += l.length === ch.length ? l : ch;
-  }
-  return out;
 }
 
 /** Calls fn for every cell of a tabular segment with the cell's offsets in the text. */

@@ -17,7 +17,7 @@ export interface WordHit {
 
 /** Symbol per ASCII code: a-z, 0-9 and the punctuation terms use; -1 for anything else. */
 const SYMBOL = new Int8Array(128).fill(-1);
-const PUNCT = "#/.'&+%®";
+const PUNCT = "#/.'&+%:()!,;?*@$=\"";
 for (let c = 97; c <= 122; c++) SYMBOL[c] = c - 97;
 for (let c = 48; c <= 57; c++) SYMBOL[c] = 26 + c - 48;
 for (let i = 0; i < PUNCT.length; i++) {
@@ -64,6 +64,61 @@ function isGap(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13 || c === 95 || c === 45 || c === 160;
 }
 
+/**
+ * Lower case with Latin accents folded away ("Diagnóstico" -> "diagnostico", "NIÑO" -> "nino"),
+ * one character for one, so offsets in the folded text are offsets in the text. Terms and
+ * text are both folded, so a policy author's accented keyword matches with or without its
+ * accents. Characters with no ASCII base (ß, ø, other scripts) stay as they are.
+ */
+export function fold(text: string): string {
+  if (!NON_ASCII.test(text)) return text.toLowerCase();
+  let lower = text.toLowerCase();
+  if (lower.length !== text.length) {
+    lower = "";
+    for (const ch of text) {
+      const l = ch.toLowerCase();
+      lower += l.length === ch.length ? l : ch;
+    }
+  }
+  return lower.replace(LATIN, (ch) => FOLDED.get(ch) ?? ch);
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+const LATIN = /[\u00c0-\u024f]/g;
+const FOLDED = new Map<string, string>();
+for (let c = 0xc0; c <= 0x24f; c++) {
+  const ch = String.fromCharCode(c).toLowerCase();
+  const parts = ch.normalize("NFD");
+  const base = parts.charCodeAt(0);
+  if (ch.length === 1 && base < 128 && /^\p{M}*$/u.test(parts.slice(1))) {
+    FOLDED.set(String.fromCharCode(c), parts[0] as string);
+  }
+}
+
+/** A term as the trie holds it: NFKC, folded, trimmed, single spaces. */
+function termForm(term: string): string {
+  return fold(term.normalize("NFKC")).trim().replace(/\s+/g, " ");
+}
+
+/**
+ * Why a term can never match, or undefined when it can: the code point of the first
+ * character the trie does not know (only letters, digits, spaces and the punctuation above).
+ */
+export function unmatchable(term: string): string | undefined {
+  const t = termForm(term);
+  if (t === "") return "it is empty";
+  for (const ch of t) {
+    const c = ch.charCodeAt(0);
+    if (c === 32 || c === 45 || (c < 128 && SYMBOL[c] !== -1)) continue;
+    const code = (ch.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0");
+    return (
+      `character U+${code} cannot be matched; use letters (accents are ignored), digits, ` +
+      `spaces and ${PUNCT.split("").join(" ")} -`
+    );
+  }
+  return undefined;
+}
+
 export class WordTrie {
   #next = new Int32Array(SYMBOLS * 64);
   #terminal = new Uint8Array(64);
@@ -71,7 +126,7 @@ export class WordTrie {
   readonly #ends = new Map<number, { term: string; kind: string }[]>();
 
   add(term: string, kind: string): void {
-    const t = term.toLowerCase().trim().replace(/\s+/g, " ");
+    const t = termForm(term);
     let node = 0;
     for (let i = 0; i < t.length; i++) {
       const c = t.charCodeAt(i);

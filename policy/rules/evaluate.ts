@@ -1,4 +1,5 @@
 import { Dictionary } from "../detectors/clinical.js";
+import { fold } from "../detectors/words.js";
 import { countUnique, summarise, BUILTIN_DETECTORS } from "../detectors/index.js";
 import type { Detector, DetectorMatch } from "../detectors/types.js";
 import type { Extraction } from "../extract/types.js";
@@ -189,7 +190,7 @@ export class CompiledPolicy {
     if (cached !== undefined) return cached;
     const terms = new Set<string>();
     for (const segment of facts.extraction.segments) {
-      dictionary.scan(segment.text.toLowerCase(), (_s, _e, term) => terms.add(term));
+      dictionary.scan(fold(segment.text), (_s, _e, term) => terms.add(term));
     }
     cache.set(dictionary, terms.size);
     return terms.size;

@@ -3,6 +3,7 @@ import path from "node:path";
 import { LineCounter, parseDocument, type Node as YamlNode } from "yaml";
 import type { z } from "zod";
 import { BUILTIN_DETECTOR_NAMES } from "../detectors/index.js";
+import { unmatchable } from "../detectors/words.js";
 import { customDetector } from "./custom.js";
 import { PolicyError, type PolicyProblem } from "./errors.js";
 import { CompiledPolicy } from "./evaluate.js";
@@ -116,8 +117,15 @@ function checkReferences(
       const problem = checkCondition(policy, cond);
       if (problem !== undefined)
         problems.push({ path: at.join("."), ...locate(at), message: problem });
+      if ("keywords" in cond) checkTerms(cond.keywords, [...at, "keywords"], problems, locate);
     });
   });
+  for (const [name, terms] of Object.entries(policy.dictionaries)) {
+    checkTerms(terms, ["dictionaries", name], problems, locate);
+  }
+  for (const [name, spec] of Object.entries(policy.detectors)) {
+    checkTerms(spec.context, ["detectors", name, "context"], problems, locate);
+  }
   for (const name of Object.keys(policy.exclude)) {
     if (!BUILTIN_DETECTOR_NAMES.has(name) && !(name in policy.detectors)) {
       problems.push({
@@ -137,6 +145,21 @@ function checkReferences(
     }
   }
   return problems;
+}
+
+/** A keyword, dictionary term or context word that could never match is refused, not dropped. */
+function checkTerms(
+  terms: readonly string[],
+  at: (string | number)[],
+  problems: PolicyProblem[],
+  locate: (p: (string | number)[]) => { line?: number; column?: number },
+): void {
+  terms.forEach((term, i) => {
+    const why = unmatchable(term);
+    if (why === undefined) return;
+    const path = [...at, i];
+    problems.push({ path: path.join("."), ...locate(path), message: `entry ${i + 1}: ${why}` });
+  });
 }
 
 function checkCondition(policy: PolicyFile, cond: Condition): string | undefined {
