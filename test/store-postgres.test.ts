@@ -299,3 +299,37 @@ t.test("the PostgreSQL server", async (t) => {
     t.equal(count.rowCount, 1, "the tables are in the schema the URL selects");
   });
 });
+
+t.test(
+  "two nodes settling a message's last two copies at once leave it done and its bytes cleared",
+  async (t) => {
+    if (!(await requirePostgres(t))) return;
+    const { nodes } = await cluster(t, 2);
+    const [a, b] = nodes as [PostgresStore, PostgresStore];
+    const sent = (address: string) => ({
+      sent: [{ address, reply: "250 ok" }],
+      failed: [],
+      deferred: [],
+    });
+    const queueIds: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const queueId = await a.enqueue(message(["x@example.org", "y@example.net"]));
+      await a.routeMessage(queueId, [
+        { recipients: ["x@example.org"], route: "clean", nextHop: "example.org", sensitive: false },
+        { recipients: ["y@example.net"], route: "clean", nextHop: "example.net", sensitive: false },
+      ]);
+      const [x, y] = await a.deliveries(queueId);
+      await Promise.all([
+        a.completeDelivery(x!.id, sent("x@example.org")),
+        b.completeDelivery(y!.id, sent("y@example.net")),
+      ]);
+      queueIds.push(queueId);
+    }
+    const left = [];
+    for (const id of queueIds) {
+      const m = await a.getMessage(id);
+      if (m?.state !== "done" || m.raw !== null) left.push(id);
+    }
+    t.same(left, [], "every message is done with its bytes cleared");
+  },
+);

@@ -317,6 +317,10 @@ export class PostgresStore implements Store {
     const now = new Date();
     await this.#transaction(async (client) => {
       const queueId = await lockDelivery(client, id);
+      // Two nodes settling the last two copies of one message at once would each still see
+      // the other's copy pending, and the message would never be done (nor its bytes cleared):
+      // the message row serialises them.
+      await client.query("SELECT 1 FROM messages WHERE id = $1 FOR UPDATE", [queueId]);
 
       const results = [
         ...outcome.sent.map((r) => ({ ...r, state: "sent" })),
