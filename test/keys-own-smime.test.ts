@@ -189,7 +189,7 @@ t.test("a staff PKCS#12 from openssl signs that member's mail, and only theirs",
   t.throws(() => decrypt(fromOther.bytes, clinic), "another member's key does not open it");
 });
 
-t.test("3DES PKCS#12 files, ours and openssl's, import with the password", async (t) => {
+t.test("PKCS#12 files, ours (AES, 3DES) and openssl's 3DES, import; RC2 is named", async (t) => {
   const party = await pki.issue("ward@example.org");
   const ours = file(
     "ward-ours.p12",
@@ -221,13 +221,42 @@ t.test("3DES PKCS#12 files, ours and openssl's, import with the password", async
     "-out",
     theirs,
   ]);
-  for (const p12 of [ours, theirs]) {
+  const oursAes = file(
+    "ward-ours-aes.p12",
+    toPkcs12({
+      key: readPrivateKey(party.keyPem),
+      certPem: party.certPem,
+      password: "ward password long",
+      name: "ward",
+    }),
+  );
+  for (const p12 of [ours, oursAes, theirs]) {
     const r = await sealgate(["import", "--staff", p12, "--password-env", "WARD_PASS"], {
       WARD_PASS: "ward password long",
     });
     t.equal(r.code, 0, r.stderr);
     t.match(r.stdout, /staff-smime .*ward@example\.org \(private key stored, sealed\)/);
   }
+  const rc2 = file("ward-rc2.p12", "");
+  openssl([
+    "pkcs12",
+    "-export",
+    "-legacy",
+    "-in",
+    party.certFile,
+    "-inkey",
+    party.keyFile,
+    "-passout",
+    "pass:ward password long",
+    "-out",
+    rc2,
+  ]);
+  const old = await sealgate(["import", "--staff", rc2, "--password-env", "WARD_PASS"], {
+    WARD_PASS: "ward password long",
+  });
+  t.equal(old.code, 1, "RC2-40 certificates (openssl -legacy) are not read");
+  t.match(old.stderr, /old cipher \(RC2 or RC4\); re-export it with AES/);
+
   const unset = await sealgate(["import", "--staff", ours, "--password-env", "NOT_SET_HERE"]);
   t.match(unset.stderr, /NOT_SET_HERE is not set/);
 });
