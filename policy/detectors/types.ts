@@ -160,10 +160,8 @@ export class SegmentView {
       let col = 0;
       for (let k = lineStart; k < offset; k++) if (text.charCodeAt(k) === 9) col++;
       const headEnd = text.indexOf("\n", top);
-      const label = text
-        .slice(top, Math.min(headEnd, top + LINE_SCAN))
-        .split("\t")
-        [col]?.trim();
+      const cells = text.slice(top, Math.min(headEnd, top + LINE_SCAN)).split("\t");
+      const label = cells[col]?.trim();
       return label === undefined ? undefined : fold(label);
     }
     let end = lineStart - 1;

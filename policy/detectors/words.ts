@@ -83,7 +83,7 @@ export function fold(text: string): string {
   return lower.replace(LATIN, (ch) => FOLDED.get(ch) ?? ch);
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[^\t\n\r\u0020-\u007e]/;
 const LATIN = /[\u00c0-\u024f]/g;
 const FOLDED = new Map<string, string>();
 for (let c = 0xc0; c <= 0x24f; c++) {
