@@ -36,7 +36,7 @@ export interface DelivererOptions {
   /**
    * The portal as a delivery method: copies routed "portal" are stored there, and a tls copy
    * whose next hop cannot prove itself at send time falls to it. Default: none (such a copy
-   * fails closed and the sender is told).
+   * waits and is retried on verified TLS until delivery.maxLifetime, then bounces).
    */
   portal?: PortalMethod | undefined;
 }
