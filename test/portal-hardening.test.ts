@@ -295,6 +295,9 @@ t.test("a code or password of one address does not sign in at another's link", a
     303,
     "the code still works for Ann",
   );
+  const refusals = s.gw.logs().match(/"event":"portal:code-refused"/g) ?? [];
+  t.equal(refusals.length, 1, "only the code at Bob's link is logged as refused");
+  t.notMatch(s.gw.logs(), /Reply was already sent|FST_ERR_REP_ALREADY_SENT/, "one answer each");
   await setPassword(annIn, PASSWORD);
   const landing = await atBob.request(b.link);
   const pw = await atBob.request(`${b.link}/sign-in`, { _csrf: landing.csrf, password: PASSWORD });

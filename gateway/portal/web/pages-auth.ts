@@ -168,10 +168,13 @@ export function registerAuthPages(app: FastifyInstance, ctx: PortalContext): voi
     address: string,
     check: CodeCheck,
     then: string,
-  ): Promise<FastifyReply | null> {
-    if (check.kind !== "ok") return null;
+  ): Promise<boolean> {
+    if (check.kind !== "ok") return false;
     await ctx.startSession(reply, address);
-    return reply.redirect(`/portal/password?then=${encodeURIComponent(then)}`, 303);
+    // Not `return reply.redirect(…)`: a reply is a thenable, so awaiting it from an async
+    // function yields undefined and the caller would answer a second time.
+    reply.redirect(`/portal/password?then=${encodeURIComponent(then)}`, 303);
+    return true;
   }
 
   app.post("/m/:token/code/verify", limited, async (req, reply) => {
@@ -180,8 +183,7 @@ export function registerAuthPages(app: FastifyInstance, ctx: PortalContext): voi
     if (!t) return notFound(req, reply);
     const code = (formFields(req.body).code ?? "").replace(/\s+/g, "");
     const check = await ctx.service.verifyCode(t.address, code);
-    const done = await afterCode(reply, t.address, check, `/portal/messages/${t.portalId}`);
-    if (done) return done;
+    if (await afterCode(reply, t.address, check, `/portal/messages/${t.portalId}`)) return reply;
     ctx.logger.info({ event: "portal:code-refused", portalId: t.portalId }, "code refused");
     const token = (req.params as { token: string }).token;
     const csrf = await ctx.csrfToken(req, reply);
@@ -284,12 +286,7 @@ interface SignInHelpers {
     csrf: string,
     o?: { error?: string | undefined; hidden?: Safe; intro?: string },
   ): Safe;
-  afterCode(
-    reply: FastifyReply,
-    address: string,
-    check: CodeCheck,
-    then: string,
-  ): Promise<FastifyReply | null>;
+  afterCode(reply: FastifyReply, address: string, check: CodeCheck, then: string): Promise<boolean>;
 }
 
 /** Sign-in by address and password, reset by code, and sign-out: no link token needed. */
@@ -380,8 +377,7 @@ function registerSignIn(app: FastifyInstance, ctx: PortalContext, h: SignInHelpe
     const check: CodeCheck = address
       ? await ctx.service.verifyCode(address, code)
       : { kind: "wrong", remaining: 0 };
-    const done = await h.afterCode(reply, address, check, "/portal/inbox");
-    if (done) return done;
+    if (await h.afterCode(reply, address, check, "/portal/inbox")) return reply;
     return resetCodePage(req, reply, address, await ctx.csrfToken(req, reply))(s.codeWrong);
   });
 
