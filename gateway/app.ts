@@ -106,6 +106,7 @@ async function startUnlocked(config: Config, options: GatewayOptions): Promise<G
     http: options.keyLookupHttp ?? { ca: nextHopRoots(config) },
   });
   const builder = new CopyBuilder({ repository: keys, secure: config.secure, logger });
+  await builder.checkSigningKeys();
   const portalStore = config.portal.enabled ? await openPortalStore(config) : null;
   const portal = portalStore
     ? new PortalCore({

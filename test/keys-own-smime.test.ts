@@ -310,3 +310,29 @@ t.test("signing on but no key: the copy goes unsigned, once warned, and says so"
   t.same(warnings, [{ event: "secure:smime-unsigned", reason: "no certificate" }], "warned once");
   t.notMatch(JSON.stringify(warnings), /@/, "no address in the warning");
 });
+
+t.test("at start, signing on with only a key-less certificate is warned about", async (t) => {
+  const { MemoryKeyRepository } = await import("../certs/memory.js");
+  const config = loadConfig(null, { dataDir: data }).config;
+  const secure = {
+    ...config.secure,
+    smime: { ...config.secure.smime, signWithOrganisation: true },
+  };
+  const repository = new MemoryKeyRepository();
+  await repository.putKey({
+    id: "org",
+    kind: "org-smime",
+    addresses: [org.address],
+    source: "import",
+    material: org.certPem,
+    notAfter: null,
+    createdAt: new Date(),
+  });
+  const warnings: unknown[] = [];
+  const logger = { warn: (o: unknown) => void warnings.push(o) };
+  t.equal(await new CopyBuilder({ repository, secure, logger }).checkSigningKeys(), false);
+  t.same(warnings, [{ event: "secure:smime-unsigned", reason: "no private key" }]);
+  await repository.putKey({ ...(await repository.listKeys())[0]!, privateMaterial: org.keyPem });
+  t.equal(await new CopyBuilder({ repository, secure, logger }).checkSigningKeys(), true);
+  t.equal(warnings.length, 1, "no warning once a key can sign");
+});

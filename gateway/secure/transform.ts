@@ -166,6 +166,18 @@ export class CopyBuilder {
     return out;
   }
 
+  /**
+   * At start: with signing on, warns when no stored S/MIME certificate of ours has a private
+   * key, so nothing could sign. Returns whether one has.
+   */
+  async checkSigningKeys(): Promise<boolean> {
+    if (!this.#o.secure.smime.signWithOrganisation) return true;
+    const own = await this.#o.repository.listKeys(["org-smime", "staff-smime"]);
+    if (own.some((k) => k.privateMaterial !== undefined)) return true;
+    this.#warnUnsigned(own.length === 0 ? "no certificate" : "no private key");
+    return false;
+  }
+
   #warnUnsigned(why: "no certificate" | "no private key"): void {
     const now = Date.now();
     if (now - this.#warnedAt < WARN_EVERY_MS) return;
