@@ -30,8 +30,15 @@ CREATE TABLE IF NOT EXISTS messages (
   lease_owner TEXT,
   lease_until TIMESTAMPTZ
 );
--- Cleared (NULL) once the message is done; tables made before that held it NOT NULL.
-ALTER TABLE messages ALTER COLUMN raw DROP NOT NULL;
+-- Cleared (NULL) once the message is done; tables made before that held it NOT NULL. Checked
+-- first: ALTER TABLE takes an exclusive lock even when there is nothing to change.
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+               AND table_name = 'messages' AND column_name = 'raw' AND is_nullable = 'NO') THEN
+    ALTER TABLE messages ALTER COLUMN raw DROP NOT NULL;
+  END IF;
+END $$;
 CREATE INDEX IF NOT EXISTS messages_state ON messages (state, received_at);
 CREATE INDEX IF NOT EXISTS messages_message_id ON messages (message_id);
 
