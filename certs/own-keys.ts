@@ -20,7 +20,8 @@ export type OwnSmimeProblem =
   | "password-needed" // a PKCS#12 file or encrypted key, and no password
   | "several-keys" // more than one private key
   | "key-mismatch" // the key belongs to none of the certificates
-  | "no-certificate"; // a key without any certificate
+  | "no-certificate" // a key without any certificate
+  | "no-key"; // a key file without a key in it
 
 export class OwnSmimeError extends Error {
   override readonly name = "OwnSmimeError";
@@ -78,7 +79,10 @@ function withLeafFirst(certificates: Buffer[], key: KeyObject | null): OwnSmime 
  */
 export function readOwnSmime(files: Uint8Array[], password: string | undefined): OwnSmime {
   const [first] = files;
-  if (first !== undefined && files.length === 1 && isPkcs12(first)) {
+  if (files.some(isPkcs12) && files.length > 1) {
+    throw new OwnSmimeError("several-keys", "a PKCS#12 file holds its key; give no key file");
+  }
+  if (first !== undefined && isPkcs12(first)) {
     if (password === undefined) {
       throw new OwnSmimeError("password-needed", "a PKCS#12 file needs its password");
     }
@@ -101,6 +105,9 @@ export function readOwnSmime(files: Uint8Array[], password: string | undefined):
     throw new OwnSmimeError("several-keys", `${keyPems.length} private keys given; give one`);
   }
   const [pem] = keyPems;
+  if (pem === undefined && files.length > 1) {
+    throw new OwnSmimeError("no-key", "the key file holds no PEM private key");
+  }
   if (pem === undefined) return withLeafFirst(certificates, null);
   if (pem.includes("ENCRYPTED") && password === undefined) {
     throw new OwnSmimeError("password-needed", "the private key is encrypted; give its password");

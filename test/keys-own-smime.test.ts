@@ -336,3 +336,21 @@ t.test("at start, signing on with only a key-less certificate is warned about", 
   t.equal(await new CopyBuilder({ repository, secure, logger }).checkSigningKeys(), true);
   t.equal(warnings.length, 1, "no warning once a key can sign");
 });
+
+t.test("a key file without a key, or one next to a PKCS#12 file, is refused", async (t) => {
+  const noKey = await sealgate(["import", "--org", org.certFile, org.certFile]);
+  t.equal(noKey.code, 1);
+  t.match(noKey.stderr, /key file holds no PEM private key/);
+  const p12 = file(
+    "org.p12",
+    toPkcs12({
+      key: readPrivateKey(org.keyPem),
+      certPem: org.certPem,
+      password: "org p12 password",
+      name: "org",
+    }),
+  );
+  const both = await sealgate(["import", "--org", p12, org.keyFile]);
+  t.equal(both.code, 1);
+  t.match(both.stderr, /PKCS#12 file holds its key; give no key file/);
+});
