@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import t from "tap";
 import { ConfigError, loadConfig } from "../gateway/config/index.js";
+import { runCli } from "./helpers/gateway.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "sealgate-config-"));
 
@@ -50,6 +51,27 @@ t.test("a connector range that is not an address or CIDR is refused by config ch
   t.match(err.message, /ipRanges\.1 \(line 4\): "10\.0\.0\.300\/8" is not an IP address/);
   t.match(err.message, /ipRanges\.2 \(line 4\): "10\.0\.0\.0\/33" has an invalid prefix length/);
   t.notMatch(err.message, /10\.1\.0\.0\/16"/, "the good range is not named");
+});
+
+t.test("a port over 65535 and a connector open to every address are refused", async (t) => {
+  const file = path.join(dir, "open.yaml");
+  writeFileSync(
+    file,
+    "smtp:\n  listen: 127.0.0.1:99999\n  connectors:\n    - name: any\n      ipRanges: [0.0.0.0/0]\n",
+  );
+  const err = t.throws(() => loadConfig(file)) as Error;
+  t.match(err.message, /smtp\.listen \(line 2\): the port must be 0 to 65535/);
+  t.match(err.message, /ipRanges\.0 \(line 5\): "0\.0\.0\.0\/0" admits every address/);
+  const withCert = path.join(dir, "open-cert.yaml");
+  writeFileSync(
+    withCert,
+    'smtp:\n  connectors:\n    - name: any\n      ipRanges: ["::/0"]\n      clientCertSubject: tenant.example\n',
+  );
+  t.equal(
+    loadConfig(withCert).config.smtp.connectors[0]?.name,
+    "any",
+    "a client certificate pins it",
+  );
 });
 
 t.test("DKIM without a key file or SEALGATE_DKIM_KEY names the missing key", async (t) => {
@@ -100,4 +122,21 @@ t.test("file paths in the configuration are relative to the configuration file",
   t.equal(config.smtp.tlsCertFile, path.join(dir, "tls/c.pem"));
   t.equal(config.policy.file, path.join(dir, "p.yaml"));
   t.equal(config.delivery.outboxDir, path.join(dir, "d", "outbox"));
+});
+
+t.test("config check refuses a configuration whose policy file does not validate", async (t) => {
+  const policy = path.join(dir, "broken-policy.yaml");
+  writeFileSync(
+    policy,
+    "name: x\nrules:\n  - name: r1\n    when: { detector: us-ssn, confidence: hihg }\n    then: [encrypt]\n",
+  );
+  const file = path.join(dir, "with-policy.yaml");
+  writeFileSync(file, `policy:\n  file: ${policy}\n`);
+  const r = await runCli(["config", "check", file]);
+  t.equal(r.code, 1);
+  t.match(
+    r.stderr,
+    /policy\.file: .*\n.*confidence \(line 4, column \d+\): confidence must be one of/,
+  );
+  t.notMatch(r.stdout, /ok/);
 });

@@ -9,7 +9,8 @@ import { rangeProblem } from "../smtp/connectors.js";
 
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "expected HOST:PORT, e.g. 127.0.0.1:2525");
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, "expected HOST:PORT, e.g. 127.0.0.1:2525")
+  .refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65535, "the port must be 0 to 65535");
 
 const cidr = z.string().superRefine((text, ctx) => {
   const problem = rangeProblem(text);
@@ -33,7 +34,19 @@ export const connectorSchema = z
     /** Required subject CN (or DNS SAN) of the client's TLS certificate. Default: none. */
     clientCertSubject: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // Open to every address, only a client certificate tells the tenant from anyone else:
+    // a tenant id or sender domain is text in the message, which any client can write.
+    const open = c.ipRanges.findIndex((r) => /\/0+$/.test(r.trim()));
+    if (open >= 0 && !c.clientCertSubject) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["ipRanges", open],
+        message: `"${c.ipRanges[open]}" admits every address, an open relay without clientCertSubject; list the tenant's sending ranges`,
+      });
+    }
+  });
 
 export const smtpSchema = z
   .object({
