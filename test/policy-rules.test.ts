@@ -390,3 +390,28 @@ t.test(
     t.equal(run(policy, extraction("El DIAGNOSTICO (confidential)")).action, "encrypt");
   },
 );
+
+t.test("policy errors name the wrong key and what it may hold, never the value", async (t) => {
+  const err = refused(
+    [
+      "rules:",
+      "  - name: r1",
+      "    when: { detector: us-ssn, confidence: hihg }",
+      "    then: [encrypt]",
+      "  - name: r2",
+      "    when: { detectr: npi }",
+      '    then: [{ encrypt: postal }, {blok: "Jane Roe"}]',
+      "  - name: r3",
+      "    when: { all: [{ detector: npi, confidense: high }], }",
+      "    then: [encrypt]",
+      "",
+    ].join("\n"),
+  );
+  const byPath = Object.fromEntries(err.problems.map((p) => [p.path, `${p.line}: ${p.message}`]));
+  t.match(byPath["rules.0.when.confidence"], /^3: confidence must be one of low, medium, high$/);
+  t.match(byPath["rules.1.when"], /^6: unknown key detectr; not a known condition; .*detector/);
+  t.match(byPath["rules.1.then.0.encrypt"], /^7: encrypt must be one of auto, portal, smime/);
+  t.match(byPath["rules.1.then.1"], /^7: unknown key blok; not a known action/);
+  t.match(byPath["rules.2.when.all.0"], /^9: unknown key confidense here$/);
+  t.notMatch(err.message, /hihg|postal|Jane Roe/, "values are not echoed");
+});

@@ -54,9 +54,13 @@ export function compilePolicy(source: string, options: { file: string }): Compil
     return {};
   };
 
-  const parsed = policySchema.safeParse(doc.toJS());
+  const input: unknown = doc.toJS();
+  const parsed = policySchema.safeParse(input);
   if (!parsed.success) {
-    throw new PolicyError("policy-invalid", { file, problems: zodProblems(parsed.error, locate) });
+    throw new PolicyError("policy-invalid", {
+      file,
+      problems: zodProblems(parsed.error, { input, locate }),
+    });
   }
   const policy = parsed.data;
   const problems = checkReferences(policy, locate);
@@ -85,17 +89,101 @@ export function compilePolicy(source: string, options: { file: string }): Compil
 
 function zodProblems(
   error: z.ZodError,
-  locate: (p: (string | number)[]) => { line?: number; column?: number },
+  ctx: { input: unknown; locate: (p: (string | number)[]) => { line?: number; column?: number } },
 ): PolicyProblem[] {
-  return error.issues.map((issue) => {
-    const keyPath = issue.path.filter((p): p is string | number => typeof p !== "symbol");
-    let message = issue.message;
+  const problems: PolicyProblem[] = [];
+  const add = (issue: Issue, base: (string | number)[]): void => {
+    const keyPath = [
+      ...base,
+      ...issue.path.filter((p): p is string | number => typeof p !== "symbol"),
+    ];
     if (issue.code === "invalid_union") {
-      message =
-        "not a known condition or action here; see the README's policy section for the forms";
+      const branch = bestBranch(issue.errors, valueAt(ctx.input, keyPath));
+      if (branch !== undefined) {
+        for (const inner of branch) add(inner, keyPath);
+        return;
+      }
     }
-    return { path: keyPath.join("."), ...locate(keyPath), message };
-  });
+    problems.push({
+      path: keyPath.join("."),
+      ...ctx.locate(keyPath),
+      message: explainIssue(issue, keyPath, valueAt(ctx.input, keyPath)),
+    });
+  };
+  for (const issue of error.issues) add(issue, []);
+  return problems;
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * The alternative of a union the author meant: the one whose keys the written object has (a
+ * branch that asks for a key the object lacks, or for another type altogether, is not it).
+ * Undefined when none fits, e.g. for a misspelt condition key.
+ */
+function bestBranch(branches: Issue[][], value: unknown): Issue[] | undefined {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return undefined;
+  const keys = new Set(Object.keys(value));
+  const fitting = branches.filter((issues) =>
+    issues.every((i) => {
+      const first = i.path[0];
+      if (first === undefined) return i.code === "unrecognized_keys";
+      return typeof first !== "string" || keys.has(first);
+    }),
+  );
+  fitting.sort((a, b) => a.length - b.length);
+  return fitting[0];
+}
+
+function valueAt(input: unknown, keyPath: readonly (string | number)[]): unknown {
+  let v = input;
+  for (const k of keyPath) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<string | number, unknown>)[k];
+  }
+  return v;
+}
+
+const CONDITION_KEYS =
+  "any, all, not, detector, keywords, dictionary, sender, recipient, subjectTag, header, " +
+  "attachmentType, unscannable";
+const ACTION_KEYS = "encrypt, block, add-header";
+const ACTIONS =
+  "allow, encrypt, quarantine, notify-sender, {encrypt: …}, {block: …}, {add-header: …}";
+
+/** Says what is wrong in the author's terms: the key, and what it may hold. Never the value. */
+function explainIssue(issue: Issue, keyPath: readonly (string | number)[], value: unknown): string {
+  const key = [...keyPath].reverse().find((k): k is string => typeof k === "string") ?? "value";
+  const inThen = keyPath.includes("then");
+  switch (issue.code) {
+    case "invalid_union": {
+      const known = inThen ? ACTION_KEYS : CONDITION_KEYS;
+      const unknown =
+        value !== null && typeof value === "object" && !Array.isArray(value)
+          ? Object.keys(value).filter((k) => !known.split(", ").includes(k))
+          : [];
+      const which = unknown.length > 0 ? `unknown key ${unknown.join(", ")}; ` : "";
+      return inThen
+        ? `${which}not a known action; an action is one of ${ACTIONS}`
+        : `${which}not a known condition; a condition has one of the keys ${CONDITION_KEYS}`;
+    }
+    case "invalid_value":
+      return `${key} must be one of ${issue.values.map(String).join(", ")}`;
+    case "unrecognized_keys":
+      return `unknown key ${issue.keys.join(", ")} here`;
+    case "invalid_type":
+      return `${key} must be ${issue.expected === "array" ? "a list" : `a ${issue.expected}`}`;
+    case "too_small":
+      return issue.origin === "array"
+        ? `${key} needs at least ${String(issue.minimum)} entr${issue.minimum === 1 ? "y" : "ies"}`
+        : issue.origin === "string"
+          ? `${key} must not be empty`
+          : `${key} must be at least ${String(issue.minimum)}`;
+    case "too_big":
+      return `${key} must be at most ${String(issue.maximum)}`;
+    default:
+      return issue.message;
+  }
 }
 
 function checkReferences(
