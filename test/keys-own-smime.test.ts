@@ -354,3 +354,34 @@ t.test("a key file without a key, or one next to a PKCS#12 file, is refused", as
   t.equal(both.code, 1);
   t.match(both.stderr, /PKCS#12 file holds its key; give no key file/);
 });
+
+t.test("a damaged PKCS#12 file gets a keys error, never a crash", async (t) => {
+  const { importKeys, KeysError } = await import("../certs/keys.js");
+  const { MemoryKeyRepository } = await import("../certs/memory.js");
+  const p12 = toPkcs12({
+    key: readPrivateKey(org.keyPem),
+    certPem: org.certPem,
+    password: "org p12 password",
+    name: "org",
+  });
+  const damaged: Buffer[] = [];
+  for (let i = 1; i < p12.length; i += 53) {
+    damaged.push(p12.subarray(0, i), Buffer.from(p12).fill(0x41, i, i + 3));
+  }
+  const outcomes = await Promise.all(
+    damaged.map((bytes) =>
+      importKeys(new MemoryKeyRepository(), bytes, {
+        owner: "organisation",
+        password: "org p12 password",
+      }).then(
+        () => "stored",
+        (err: unknown) => (err instanceof KeysError ? err.code : String(err)),
+      ),
+    ),
+  );
+  t.same(
+    [...new Set(outcomes)].filter((o) => !o.startsWith("keys-")),
+    [],
+    "every damaged file is refused with a keys-* code",
+  );
+});
