@@ -1,7 +1,7 @@
 import { PDFDocument, StandardFonts } from "pdf-lib";
 import t from "tap";
 import { extract } from "../policy/extract/index.js";
-import { withAttachment } from "./fixtures/extract/build.js";
+import { message, withAttachment } from "./fixtures/extract/build.js";
 
 /** A PDF table: each row's cells drawn at fixed column positions, as report writers do. */
 async function pdfTable(rows: string[][]): Promise<Buffer> {
@@ -37,4 +37,20 @@ t.test("an attachment's file name is read as text of its own", async (t) => {
   const name = x.segments.find((s) => s.source === "attachment:Roe_Jane 512-44-1234.txt::name");
   t.equal(name?.text, "Roe Jane 512-44-1234.txt");
   t.equal(name?.kind, "attachment");
+});
+
+t.test("hidden junk inside a value does not break it; hidden text is still read", async (t) => {
+  const html =
+    '<p>SSN: 512<span style="display:none">0</span>-44-1234</p>' +
+    '<p>Two: 498<font style="font-size:0px">99</font>331276</p>' +
+    "<p>Three: 301-22-<br>4455</p>" +
+    '<div hidden>Hidden SSN 706-56-0759</div><p style="opacity: 0">quiet</p>';
+  const x = await extract(message({ body: { type: "text/html; charset=utf-8", body: html } }));
+  const text = x.segments.find((s) => s.source === "body.html")?.text ?? "";
+  t.match(text, /SSN: 512-44-1234/);
+  t.match(text, /Two: 498331276/);
+  t.match(text, /Three: 301-22-4455/);
+  t.match(text, /Hidden SSN 706-56-0759/, "a hidden value is still scanned");
+  t.match(text, /quiet/);
+  t.ok(text.indexOf("Hidden") > text.indexOf("Three"), "hidden text comes after what is shown");
 });
