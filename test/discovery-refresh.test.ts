@@ -28,11 +28,20 @@ async function setup(t: Test) {
   publishWkd(server, ADDRESS, publicKey.write(), { method: "advanced" });
   const repository = new MemoryKeyRepository();
   let now = Date.now();
+  let dns: "answers" | "EAI_AGAIN" | "ENOTFOUND" = "answers";
+  const resolve = server.resolver([HOST]);
   const discovery = new KeyDiscovery({
     repository,
     wkd: { timeoutMs: 500 },
     cache: { ttlMs: TTL, negativeTtlMs: TTL / 2 },
-    http: { ca: ca.certPem, resolveHost: server.resolver([HOST]) },
+    http: {
+      ca: ca.certPem,
+      // What the system resolver's failures look like: a temporary one, or no such name.
+      resolveHost: async (host: string) =>
+        dns === "answers"
+          ? resolve(host)
+          : Promise.reject(Object.assign(new Error(dns), { code: dns })),
+    },
     now: () => new Date(now),
     cacheClock: { now: () => now },
   });
@@ -41,7 +50,10 @@ async function setup(t: Test) {
   const later = (ms: number) => {
     now += ms;
   };
-  return { server, repository, discovery, privateKey: privateKey as PrivateKey, later };
+  const dnsFails = (how: "EAI_AGAIN" | "ENOTFOUND") => {
+    dns = how;
+  };
+  return { server, repository, discovery, privateKey: privateKey as PrivateKey, later, dnsFails };
 }
 
 function wkdPath(server: HttpsFixture): string {
@@ -104,3 +116,26 @@ t.test(
     t.ok((after?.getTime() ?? 0) > (before?.getTime() ?? 0), "stored again with the new time");
   },
 );
+
+t.test(
+  "after the lifetime, a name server that gives no answer leaves the key in use",
+  async (t) => {
+    const { repository, discovery, later, dnsFails } = await setup(t);
+    dnsFails("EAI_AGAIN");
+    later(TTL + 1);
+    const again = await discovery.discover(ADDRESS);
+    t.equal(again.kind, "found");
+    t.match(again.reason, /not re-checked \(wkd: dns\)$/);
+    t.equal((await repository.keysForAddress(ADDRESS, ["pgp-public"])).length, 1);
+  },
+);
+
+t.test("after the lifetime, a domain whose WKD hosts no longer exist loses the key", async (t) => {
+  const { repository, discovery, later, dnsFails } = await setup(t);
+  dnsFails("ENOTFOUND");
+  later(TTL + 1);
+  const again = await discovery.discover(ADDRESS);
+  t.equal(again.kind, "none");
+  t.match(again.reason, /wkd: not found/);
+  t.same(await repository.keysForAddress(ADDRESS, ["pgp-public"]), []);
+});

@@ -1,6 +1,7 @@
 /** Why a lookup produced no answer; stable codes, no addresses in messages. */
 export type LookupErrorCode =
   | "lookup-no-host" // the host name does not resolve (WKD: try the direct method)
+  | "lookup-dns" // a temporary DNS failure (EAI_AGAIN): nothing is known about the name
   | "lookup-connect" // connection refused or reset
   | "lookup-tls" // the certificate did not verify for the host
   | "lookup-timeout" // no complete answer within the bound

@@ -39,7 +39,12 @@ export async function httpGet(
   const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
   let target = { address: url.hostname, port };
   if (opts.resolveHost) {
-    const resolved = await untilAborted(opts.resolveHost(url.hostname, port), opts.signal);
+    let resolved;
+    try {
+      resolved = await untilAborted(opts.resolveHost(url.hostname, port), opts.signal);
+    } catch (err) {
+      throw classify(err, opts.signal);
+    }
     if (resolved === null) throw new LookupError("lookup-no-host", "host name does not resolve");
     target = resolved;
   }
@@ -82,8 +87,13 @@ function classify(err: unknown, signal: AbortSignal): LookupError {
   if (err instanceof LookupError) return err;
   if (signal.aborted) return new LookupError("lookup-timeout", "no answer in time", { cause: err });
   const code = (err as { code?: string }).code ?? "";
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+  if (code === "ENOTFOUND") {
     return new LookupError("lookup-no-host", "host name does not resolve", { cause: err });
+  }
+  // A name server that did not answer says nothing about the name: not "no such host", or a
+  // WKD lookup would fall to the direct method and a stored key would count as withdrawn.
+  if (code === "EAI_AGAIN") {
+    return new LookupError("lookup-dns", "the name server gave no answer", { cause: err });
   }
   if (code.startsWith("ERR_TLS") || /CERT|SELF_SIGNED|UNABLE_TO/.test(code)) {
     return new LookupError("lookup-tls", "the server's certificate did not verify", { cause: err });
