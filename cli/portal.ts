@@ -27,7 +27,9 @@ async function withPortal<T>(flags: CommonFlags, fn: (portal: PortalCore) => Pro
 const day = (d: Date) => d.toISOString().replace("T", " ").slice(0, 16);
 
 export function registerPortalCommands(program: Command): void {
-  const portal = program.command("portal").description("recipient portal: list, revoke, sweep");
+  const portal = program
+    .command("portal")
+    .description("recipient portal: list, revoke, account, sweep");
 
   withConfigFlags(portal.command("list"))
     .option("--limit <n>", "newest N messages", "50")
@@ -65,6 +67,15 @@ export function registerPortalCommands(program: Command): void {
         process.stdout.write(
           result === "revoked" ? `revoked ${id}\n` : `${id} was already revoked\n`,
         );
+      }),
+    );
+
+  withConfigFlags(portal.command("account"))
+    .argument("<address>", "a recipient's address")
+    .description("the account reference (acct-…) that stands for this address in events and logs")
+    .action((address: string, flags: CommonFlags) =>
+      withPortal(flags, async (p) => {
+        process.stdout.write(`${p.accountRef(address)}\n`);
       }),
     );
 

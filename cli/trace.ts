@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { openStore, type StoredEvent } from "../gateway/store/index.js";
+import { ACCOUNT_EVENTS_ID } from "../gateway/portal/core.js";
 import { rcptAddress } from "../gateway/store/privacy.js";
 import { configFromFlags, withConfigFlags, type CommonFlags } from "./options.js";
 
@@ -32,7 +33,7 @@ function line(e: StoredEvent, rcptTo: readonly string[]): string {
 
 export function registerTraceCommand(program: Command): void {
   withConfigFlags(program.command("trace"))
-    .argument("<id>", "queue id (from the 250 reply) or Message-ID")
+    .argument("<id>", "queue id (from the 250 reply), Message-ID, or portal-accounts")
     .option("--json", "print the timeline as JSON")
     .description("print the timeline of a message: verdict, route per recipient, delivery")
     .action(async (id: string, flags: CommonFlags & { json?: boolean }) => {
@@ -40,6 +41,16 @@ export function registerTraceCommand(program: Command): void {
       const store = await openStore(config);
       try {
         const found = await store.findMessages(id);
+        if (found.length === 0 && id === ACCOUNT_EVENTS_ID) {
+          // Sign-in failures and password changes belong to an account, not to a message.
+          const events = await store.events(id);
+          process.stdout.write(
+            flags.json
+              ? `${JSON.stringify(events, null, 2)}\n`
+              : `${[`${id}  portal account events`, ...events.map((e) => line(e, []))].join("\n")}\n`,
+          );
+          return;
+        }
         if (found.length === 0) {
           process.stderr.write(`sealgate: no message with queue id or Message-ID ${id}\n`);
           process.exitCode = 1;

@@ -247,6 +247,15 @@ t.test("five wrong codes lock the address until lockMinutes have passed", async 
   t.same(await h.queued(), [], "no new code while locked");
   const failed = await dataOf(h, ACCOUNT_EVENTS_ID, "portal:sign-in-failed");
   t.same(failed.map((d) => d?.locked).join(), "false,false,false,false,true", "recorded");
+  const ref = h.core.accountRef(PATIENT);
+  t.match(ref, /^acct-[A-Za-z0-9_-]{16}$/);
+  t.ok(
+    failed.every((d) => d?.account === ref),
+    "each failure names the account by its reference",
+  );
+  t.equal(h.core.accountRef(PATIENT.toUpperCase()), ref, "whatever the case of the address");
+  t.not(h.core.accountRef("someone.else@patient.test"), ref);
+  t.notMatch(JSON.stringify(failed), new RegExp(PATIENT.split("@")[0] ?? "", "i"), "no address");
 
   h.advance(14 * MINUTE);
   t.match(await h.core.verifyCode(PATIENT, code), { kind: "locked" }, "still locked at 14 min");

@@ -74,3 +74,24 @@ t.test("sealgate trace shows each event's recipient from the stored envelope", a
     "--json gives the position and the address it resolves to",
   );
 });
+
+t.test("portal account events are traced under portal-accounts by account reference", async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), "sealgate-trace-acct-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const ref = await runCli(["portal", "account", "Pat@Gamma.example", "--data", dir]);
+  t.equal(ref.code, 0, ref.stderr);
+  const account = ref.stdout.trim();
+  t.match(account, /^acct-[A-Za-z0-9_-]{16}$/);
+
+  const store = new SqliteStore({ dataDir: dir });
+  await store.recordEvent({
+    queueId: "portal-accounts",
+    name: "portal:sign-in-failed",
+    data: { account, kind: "password", failures: 1, locked: false },
+  });
+  await store.close();
+  const trace = await runCli(["trace", "portal-accounts", "--data", dir]);
+  t.equal(trace.code, 0, trace.stderr);
+  t.match(trace.stdout, new RegExp(`portal:sign-in-failed\\s+account=${account} kind=password`));
+  t.notMatch(trace.stdout, /gamma/i, "no address in the account trail");
+});

@@ -142,6 +142,16 @@ export class PortalCore implements PortalService {
     return createHmac("sha256", this.#o.kek).update("sealgate portal csrf").digest();
   }
 
+  /**
+   * A stable pseudonym for a portal account in events and logs: an admin who knows the
+   * address can compute it (`sealgate portal account ADDRESS`); the audit trail alone never
+   * names the address.
+   */
+  accountRef(address: string): string {
+    const mac = createHmac("sha256", this.#tokenKey).update(`account:${norm(address)}`);
+    return `acct-${mac.digest("base64url").slice(0, 16)}`;
+  }
+
   #token(portalId: string): string {
     return createHmac("sha256", this.#tokenKey).update(`link:${portalId}`).digest("base64url");
   }
@@ -378,13 +388,17 @@ export class PortalCore implements PortalService {
     const lockUntil = new Date(this.#now.getTime() + this.#c.lockMinutes * 60_000);
     const count = await this.#o.portal.recordFailure(owner, kind, max, lockUntil);
     await this.#event(audit.queueId, "portal:sign-in-failed", owner, {
+      account: this.accountRef(owner),
       kind,
       ...(audit.portalId === undefined ? {} : { portalId: audit.portalId }),
       failures: count.failures,
       locked: count.lockedUntil !== null,
     });
     if (count.lockedUntil) {
-      this.#log.warn({ event: "portal:locked", kind }, "portal address locked");
+      this.#log.warn(
+        { event: "portal:locked", kind, account: this.accountRef(owner) },
+        "portal address locked",
+      );
       return { kind: "locked" as const, until: count.lockedUntil };
     }
     return { kind: "wrong" as const, remaining: Math.max(0, max - count.failures) };
@@ -428,6 +442,7 @@ export class PortalCore implements PortalService {
     const keep = options.keepSession === undefined ? undefined : sha256(options.keepSession);
     const ended = await this.#o.portal.deleteSessionsFor(owner, keep);
     await this.#event(ACCOUNT_EVENTS_ID, "portal:password-set", owner, {
+      account: this.accountRef(owner),
       purpose: code.purpose,
       sessionsEnded: ended,
     });
