@@ -139,3 +139,17 @@ t.test("after the lifetime, a domain whose WKD hosts no longer exist loses the k
   t.match(again.reason, /wkd: not found/);
   t.same(await repository.keysForAddress(ADDRESS, ["pgp-public"]), []);
 });
+
+t.test("a withdrawn key also stored for another address stays for that one", async (t) => {
+  const { server, repository, discovery, later } = await setup(t);
+  const [stored] = await repository.keysForAddress(ADDRESS, ["pgp-public"]);
+  if (stored === undefined) return t.fail("the key was stored");
+  await repository.putKey({ ...stored, addresses: [ADDRESS, "a.other@example.test"] });
+  server.routes.clear();
+  later(TTL + 1);
+  t.equal((await discovery.discover(ADDRESS)).kind, "none");
+  t.same(await repository.keysForAddress(ADDRESS, ["pgp-public"]), []);
+  t.match(await repository.keysForAddress("a.other@example.test", ["pgp-public"]), [
+    { id: stored.id, addresses: ["a.other@example.test"] },
+  ]);
+});

@@ -106,7 +106,7 @@ export class KeyDiscovery {
       const again = await this.#firstUsable([remote.found], parsed.normalised, rejections);
       if (again) return again;
     }
-    const kept = await this.#settleStale(stale, remote, rejections);
+    const kept = await this.#settleStale(parsed.normalised, stale, remote, rejections);
     const fallback = await this.#firstUsable(kept, parsed.normalised, rejections);
     if (fallback) {
       const failed = remote.notes.length > 0 ? ` (${remote.notes.join("; ")})` : "";
@@ -134,6 +134,7 @@ export class KeyDiscovery {
    * network fault does not take a working key away.
    */
   async #settleStale(
+    address: string,
     stale: StoredKey[],
     remote: RemoteAnswer,
     rejections: KeyRejection[],
@@ -145,7 +146,10 @@ export class KeyDiscovery {
         kept.push(key);
         continue;
       }
-      await this.#opts.repository.removeKey(key.id);
+      // The source speaks for this address only: a key also stored for others keeps those.
+      const others = key.addresses.filter((a) => a !== address);
+      if (others.length > 0) await this.#opts.repository.putKey({ ...key, addresses: others });
+      else await this.#opts.repository.removeKey(key.id);
       rejections.push({
         keyId: key.id,
         reason: `pgp: stored key no longer offered by ${key.source}, removed`,
