@@ -13,7 +13,10 @@ import { hasPrivatePem, isPkcs12, OwnSmimeError, readOwnSmime } from "./own-keys
 import { readPublicKeys } from "./pgp/index.js";
 import { emailAddresses } from "./smime/index.js";
 import type { KeyKind, KeyRepository, StoredKey } from "./types.js";
-import { fingerprint, readCertificates, toPem } from "./x509.js";
+import { fingerprint, nodeCertificate, readCertificates, toPem } from "./x509.js";
+
+/** The curves certs/smime can encrypt to (ECDH, RFC 5753). */
+const EC_RECIPIENT = new Set(["prime256v1", "secp384r1"]);
 
 export type KeysErrorCode =
   | "keys-unrecognised" // neither OpenPGP keys nor certificates
@@ -21,6 +24,7 @@ export type KeysErrorCode =
   | "keys-bad-private-key" // the private key or PKCS#12 file cannot be read, or the password is wrong
   | "keys-password-needed" // a PKCS#12 file or encrypted key came without a password
   | "keys-key-mismatch" // the private key belongs to none of the certificates given
+  | "keys-unsupported-key" // our own certificate's key is not one S/MIME copies can encrypt to
   | "keys-no-address" // nothing in the key names an e-mail address
   | "keys-no-storage" // the configured store cannot hold keys
   | "keys-not-found" // remove: no key has that id
@@ -177,6 +181,24 @@ function ownCertificate(bytes: Uint8Array, owner: KeyOwner, opts: ImportOptions)
   }
   if (own.certificates.length === 0) {
     throw new KeysError("keys-unrecognised", "no certificate in the file");
+  }
+  // Our certificate is added as a recipient to every copy: a key S/MIME cannot encrypt to
+  // would make every S/MIME copy fail.
+  let key;
+  try {
+    key = nodeCertificate(own.certificates[0] as Buffer).publicKey;
+  } catch (err) {
+    throw new KeysError("keys-unrecognised", "not a readable certificate", { cause: err });
+  }
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (
+    key.asymmetricKeyType !== "rsa" &&
+    !(key.asymmetricKeyType === "ec" && EC_RECIPIENT.has(curve ?? ""))
+  ) {
+    throw new KeysError(
+      "keys-unsupported-key",
+      `copies cannot be encrypted to a ${key.asymmetricKeyType ?? "unknown"}${curve ? ` ${curve}` : ""} key; use RSA, P-256 or P-384`,
+    );
   }
   const privateMaterial = own.key?.export({ type: "pkcs8", format: "pem" }) as string | undefined;
   const kind = owner === "staff" ? "staff-smime" : "org-smime";

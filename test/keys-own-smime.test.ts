@@ -385,3 +385,26 @@ t.test("a damaged PKCS#12 file gets a keys error, never a crash", async (t) => {
     "every damaged file is refused with a keys-* code",
   );
 });
+
+t.test("our own certificate with a key copies cannot be encrypted to is refused", async (t) => {
+  const key = file("ed.key", "");
+  const cert = file("ed.pem", "");
+  openssl(["genpkey", "-algorithm", "ed25519", "-out", key]);
+  openssl([
+    "req",
+    "-x509",
+    "-key",
+    key,
+    "-out",
+    cert,
+    "-subj",
+    "/CN=ed",
+    "-days",
+    "3",
+    "-addext",
+    "subjectAltName=email:ed@example.org",
+  ]);
+  const r = await sealgate(["import", "--org", cert, key]);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /cannot be encrypted to a ed25519 key; use RSA, P-256 or P-384/);
+});
