@@ -218,3 +218,50 @@ t.test("a password-protected OpenDocument file is unscannable as password", asyn
   const x = await extract(withAttachment("letter.odt", "application/octet-stream", odt));
   t.same(reasons(x), { "attachment:letter.odt": "password" });
 });
+
+/** A multipart message whose declared structure and actual body disagree. */
+function oddMultipart(contentType: string, preamble = ""): Buffer {
+  return Buffer.from(
+    [
+      "From: a@clinic.example.org",
+      "To: b@example.net",
+      "Subject: files",
+      "MIME-Version: 1.0",
+      `Content-Type: ${contentType}`,
+      "",
+      preamble,
+      "--b",
+      "Content-Type: text/plain",
+      "",
+      `Patient SSN ${VALUE}`,
+      "--b--",
+      "",
+    ].join("\r\n"),
+  );
+}
+
+t.test(
+  "a multipart whose boundary never appears, is missing or is given twice is unscannable, and its text is still scanned",
+  async (t) => {
+    for (const type of [
+      'multipart/mixed; boundary="zzz"',
+      "multipart/mixed",
+      'multipart/mixed; boundary="a"; boundary="b"',
+    ]) {
+      const x = await extract(oddMultipart(type));
+      t.same(reasons(x), { message: "corrupt" }, type);
+      t.ok(
+        x.segments.some((s) => s.text.includes(VALUE)),
+        `${type}: the value outside any part is read`,
+      );
+    }
+  },
+);
+
+t.test("a well-formed multipart with a preamble is scanned as usual", async (t) => {
+  const x = await extract(
+    oddMultipart('multipart/mixed; boundary="b"', "This is a multi-part message in MIME format."),
+  );
+  t.same(x.unscannable, []);
+  t.ok(x.segments.some((s) => s.text.includes(VALUE)));
+});

@@ -83,6 +83,11 @@ export async function extractMessage(ctx: ExtractContext, raw: Buffer, place: Pl
   const subject = headers.find((h) => h.name.toLowerCase() === "subject");
   if (subject) ctx.addText(sourceIn(place.prefix, "subject"), "subject", subject.value);
 
+  if (split.outside && /\S/.test(split.outside.toString("latin1"))) {
+    const text = decodeText(split.outside, split.root.charset);
+    ctx.addText(sourceIn(place.prefix, "outside-parts"), "body", text);
+  }
+
   const names = new BodyNames();
   const encryptedSeen = new Set<MimeNode>();
   for (const leaf of split.leaves) {

@@ -28,6 +28,11 @@ export interface SplitMessage {
    * or structure it could not follow. Leaves hold what came before.
    */
   failed: "over-budget" | "corrupt" | null;
+  /**
+   * Bytes of multipart bodies outside every part (preamble, epilogue, or a whole body whose
+   * boundary never appears). Some readers show them, so they are scanned too. Null when none.
+   */
+  outside: Buffer | null;
 }
 
 interface Collecting {
@@ -87,18 +92,47 @@ interface Split {
   root: MimeNode | null;
   order: Collecting[];
   failed: "over-budget" | "corrupt" | null;
+  outside: Buffer[];
+}
+
+/**
+ * A multipart whose boundary never appears (no parts), or whose Content-Type names more than
+ * one boundary, is read differently by different parsers: what we scan might not be what the
+ * recipient's client shows, so such a message is not taken as scanned.
+ */
+function ambiguousMultipart(node: MimeNode, parts: number): boolean {
+  if (parts === 0) return true;
+  const type = node.headers ? node.headers.getFirst("content-type") : "";
+  return (type.match(/(^|;)\s*boundary\s*\*?\s*=/gi) ?? []).length > 1;
 }
 
 function runSplitter(input: Buffer, limits: { maxParts: number; rawLimit: number }) {
   const splitter = new Splitter({ ignoreEmbedded: true, maxChildNodes: limits.maxParts });
-  const split: Split = { root: null, order: [], failed: null };
+  const split: Split = { root: null, order: [], failed: null, outside: [] };
   const byNode = new Map<MimeNode, Collecting>();
+  const parts = new Map<MimeNode, number>();
+  let outsideSize = 0;
+
+  const finish = () => {
+    for (const [node, n] of parts) if (ambiguousMultipart(node, n)) split.failed ??= "corrupt";
+    return split;
+  };
 
   return new Promise<Split>((resolve) => {
     splitter.on("data", (chunk: SplitterChunk) => {
+      if (chunk.type === "data") {
+        outsideSize += chunk.value.length;
+        if (outsideSize <= limits.rawLimit) split.outside.push(chunk.value);
+        return;
+      }
       if (chunk.type === "node") {
         if (chunk.root) split.root = chunk;
-        if (chunk.multipart) return;
+        const parent = chunk.parentNode;
+        if (parent && parts.has(parent)) parts.set(parent, (parts.get(parent) ?? 0) + 1);
+        if (chunk.multipart) {
+          parts.set(chunk, 0);
+          return;
+        }
         const c: Collecting = { node: chunk, chunks: [], size: 0, over: false };
         split.order.push(c);
         byNode.set(chunk, c);
@@ -117,9 +151,9 @@ function runSplitter(input: Buffer, limits: { maxParts: number; rawLimit: number
     });
     // mailsplit's typings only declare "data"; end and error are ordinary stream events.
     const stream: EventEmitter = splitter;
-    stream.once("end", () => resolve(split));
+    stream.once("end", () => resolve(finish()));
     stream.once("error", (err: Error & { code?: string }) => {
-      resolve({ ...split, failed: err.code === "EMAXLEN" ? "over-budget" : "corrupt" });
+      resolve({ ...finish(), failed: err.code === "EMAXLEN" ? "over-budget" : "corrupt" });
     });
     splitter.end(input);
   });
@@ -153,7 +187,7 @@ export async function splitMessage(
       const body = raw.subarray(end);
       const over = body.length > rawLimit;
       const only: Collecting = { node: root, chunks: over ? [] : [body], size: body.length, over };
-      split = { root, order: [only], failed: null };
+      split = { root, order: [only], failed: null, outside: [] };
     }
   }
   split ??= await runSplitter(raw, opts);
@@ -168,7 +202,8 @@ export async function splitMessage(
     }
     leaves.push({ node: c.node, body, index });
   }
-  return { root: split.root, leaves, failed: split.failed };
+  const outside = split.outside.length === 0 ? null : Buffer.concat(split.outside);
+  return { root: split.root, leaves, failed: split.failed, outside };
 }
 
 /**
