@@ -214,6 +214,12 @@ t.test("conditions, precedence and stop decide the verdict as written", async (t
   );
   t.equal(tagged.method, "smime");
   t.same(tagged.addHeaders, [{ name: "X-Secure", value: "yes" }]);
+  for (const subject of ["[ secure ] lab", "RE: ［Secure］ lab", "[\tsecure] lab"]) {
+    const x = extraction("hi", { headers: [{ name: "Subject", value: subject }] });
+    t.equal(run(policy, x).method, "smime", `the tag as typed: ${subject}`);
+  }
+  const near = extraction("hi", { headers: [{ name: "Subject", value: "[secured] lab" }] });
+  t.not(run(policy, near).method, "smime", "a longer word is not the tag");
 
   const zip = {
     source: "attachment:a.zip",

@@ -163,7 +163,7 @@ export class CompiledPolicy {
     }
     if ("subjectTag" in cond) {
       const subject = header(facts.extraction, "subject") ?? "";
-      return subject.toLowerCase().includes(cond.subjectTag.toLowerCase());
+      return foldTag(subject).includes(foldTag(cond.subjectTag));
     }
     if ("header" in cond) return headerHolds(facts.extraction, cond.header);
     if ("attachmentType" in cond) {
@@ -264,4 +264,17 @@ function typeMatches(
 /** A value reduced for whole-value comparison: letters and digits only, upper case. */
 function canonical(value: string): string {
   return value.toUpperCase().replace(/[^\p{L}\p{N}]/gu, "");
+}
+
+/**
+ * A subject tag as staff type it: any case, full-width forms (［secure］ from an IME) and
+ * blanks inside the brackets (`[ secure ]`) all count as the tag.
+ */
+function foldTag(text: string): string {
+  return text
+    .normalize("NFKC")
+    .toLowerCase()
+    .replace(/\s+/g, " ")
+    .replace(/([[({<]) /g, "$1")
+    .replace(/ ([\])}>])/g, "$1");
 }
