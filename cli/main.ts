@@ -4,6 +4,7 @@ import { registerConfigCommands } from "./config.js";
 import { registerKeysCommands } from "./keys.js";
 import { registerPolicyCommands } from "./policy.js";
 import { registerPortalCommands } from "./portal.js";
+import { registerQueueCommands } from "./queue.js";
 import { registerSamplesCommand } from "./samples.js";
 import { registerStartCommand } from "./start.js";
 import { registerTraceCommand } from "./trace.js";
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<void> {
   registerCertsCommands(program);
   registerKeysCommands(program);
   registerPortalCommands(program);
+  registerQueueCommands(program);
 
   await program.parseAsync(argv);
 }

@@ -9,6 +9,8 @@ export const EVENT_NAMES = [
   "pipeline:parsed", // data: parts, attachments
   "pipeline:held", // could not be processed; kept, sender told; data: reason
   "pipeline:hold-expired", // a held message's bytes were cleared after holdRetention; data: age
+  "pipeline:released", // an admin released a held message; data: by, as (encrypt|clean), reason
+  "pipeline:dropped", // an admin deleted a held message, its bytes cleared; data: by, reason
   "pipeline:loop", // a stamped message came back; data: hops, route
   "policy:verdict", // data: sensitive, rules, findings (detector, count, confidence)
   "secure:route", // per recipient; data: route, reason, nextHop

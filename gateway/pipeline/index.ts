@@ -5,7 +5,7 @@ import type { Logger } from "../log.js";
 import { buildDsn } from "../queue/dsn.js";
 import { MemoryKeyRepository } from "../../certs/memory.js";
 import { CopyBuilder, RecipientSelector, selectRoute } from "../secure/index.js";
-import type { NewEvent, Store, StoredMessage } from "../store/index.js";
+import type { NewEvent, Release, Store, StoredMessage } from "../store/index.js";
 import { isEncryptedMessage } from "./encrypted.js";
 import { addHeaders } from "./headers.js";
 import { buildSenderNotice } from "./notice.js";
@@ -207,7 +207,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   return {
     async process(message) {
-      const verdict = await evaluate(message);
+      const verdict = message.release ? releasedVerdict(message.release) : await evaluate(message);
       if (!verdict) {
         await hold(message, "policy-failed", "the message could not be scanned");
         return;
@@ -226,6 +226,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           portalShowSubject: verdict.portalShowSubject,
           rules: verdict.rules,
           findings: verdict.findings,
+          released: message.release?.as,
         },
       });
 
@@ -311,6 +312,17 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       );
     },
   };
+}
+
+/**
+ * An admin released the message from hold (`sealgate queue release`): it is routed as they
+ * decided and the policy is not asked again, so a quarantine rule does not hold it twice.
+ * `encrypt` (the default) takes each recipient's secure method, never clear; `clean` is the
+ * admin's explicit decision to send it unchanged.
+ */
+function releasedVerdict(release: Release): Verdict {
+  if (release.as === "clean") return { action: "allow", rules: ["admin-release"], findings: [] };
+  return { action: "encrypt", method: "auto", rules: ["admin-release"], findings: [] };
 }
 
 /** The sender's notice line: how many recipients got which form, no addresses. */

@@ -7,6 +7,8 @@ import { decide, type Decision } from "./outcome.js";
 
 export { buildDsn, type DsnOptions, type DsnRecipient } from "./dsn.js";
 export { decide, retryDelay, type Decision } from "./outcome.js";
+export { describeHold, dropHeld, listHeld, releaseHeld } from "./held.js";
+export type { AdminResult, HeldEntry } from "./held.js";
 
 /** The pipeline as the runner sees it; it records its result via routeMessage/holdMessage. */
 export interface PipelineStep {
@@ -29,6 +31,8 @@ export interface QueueRunnerOptions {
   maxIdleMs?: number | undefined;
   /** How often held messages past delivery.holdRetention are expired. Default 60 s. */
   holdSweepMs?: number | undefined;
+  /** Least time between two store checkpoints, taken when the queue is idle. Default 5 min. */
+  checkpointMs?: number | undefined;
 }
 
 /**
@@ -46,6 +50,7 @@ export class QueueRunner {
   #ticking: Promise<void> | null = null;
   #again = false;
   #lastHoldSweep = 0;
+  #lastCheckpoint = Date.now();
   #running = false;
   #stopping = false;
 
@@ -127,7 +132,23 @@ export class QueueRunner {
       for (const d of deliveries) this.#track(this.#deliver(d));
       leased ||= deliveries.length > 0;
     }
+    if (!leased && this.#inflight.size === 0) await this.#checkpoint();
     return leased;
+  }
+
+  /**
+   * On an idle queue, at most every checkpointMs: the SQLite store folds its write-ahead log
+   * into the database and truncates it, so the frames that held since-cleared bytes go too.
+   */
+  async #checkpoint(): Promise<void> {
+    const now = Date.now();
+    if (now - this.#lastCheckpoint < (this.#o.checkpointMs ?? 5 * 60_000)) return;
+    this.#lastCheckpoint = now;
+    try {
+      await this.#o.store.checkpoint();
+    } catch (err) {
+      this.#log.error({ err: errorFacts(err) }, "cannot checkpoint the store");
+    }
   }
 
   /** A held message keeps its bytes for review until holdRetention, then they are cleared. */

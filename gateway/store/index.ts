@@ -20,12 +20,20 @@ export { SqliteKeyRepository } from "./keys-sqlite.js";
 export { PostgresKeyRepository } from "./keys-postgres.js";
 export { StoreError, type StoreErrorCode } from "./errors.js";
 
+export interface OpenStoreOptions {
+  /**
+   * The caller is a command working beside a gateway that may be running (`sealgate queue`):
+   * the embedded store leaves the gateway's leases alone. Default false (the gateway itself).
+   */
+  beside?: boolean | undefined;
+}
+
 /** Opens the store the configuration names: SQLite (embedded) or PostgreSQL (cluster). */
-export async function openStore(config: Config): Promise<Store> {
+export async function openStore(config: Config, options: OpenStoreOptions = {}): Promise<Store> {
   if (config.store.kind === "postgres") {
     return PostgresStore.connect({ url: config.store.url });
   }
-  return new SqliteStore({ dataDir: config.dataDir });
+  return new SqliteStore({ dataDir: config.dataDir, keepLeases: options.beside === true });
 }
 
 export interface OpenKeyRepositoryOptions {

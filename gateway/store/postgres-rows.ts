@@ -2,6 +2,7 @@
 
 import type pg from "pg";
 import { StoreError } from "./errors.js";
+import { releaseOf } from "./held.js";
 import type {
   Delivery,
   MessageRecord,
@@ -29,6 +30,8 @@ export interface MessageRow {
   state: string;
   hold_reason: string | null;
   received_at: Date;
+  release_as: string | null;
+  released_by: string | null;
 }
 
 export interface DeliveryRow {
@@ -87,6 +90,7 @@ export function toRecord(row: MessageRow): MessageRecord {
     state: row.state as StoredMessage["state"],
     holdReason: row.hold_reason,
     receivedAt: row.received_at,
+    release: releaseOf(row.release_as, row.released_by),
   };
 }
 

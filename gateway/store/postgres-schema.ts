@@ -28,8 +28,18 @@ CREATE TABLE IF NOT EXISTS messages (
   hold_reason TEXT,
   received_at TIMESTAMPTZ NOT NULL,
   lease_owner TEXT,
-  lease_until TIMESTAMPTZ
+  lease_until TIMESTAMPTZ,
+  release_as TEXT,
+  released_by TEXT
 );
+-- Tables made before an admin could release held mail. Checked first, as below.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'messages' AND column_name = 'release_as') THEN
+    ALTER TABLE messages ADD COLUMN release_as TEXT, ADD COLUMN released_by TEXT;
+  END IF;
+END $$;
 -- Cleared (NULL) once the message is done; tables made before that held it NOT NULL. Checked
 -- first: ALTER TABLE takes an exclusive lock even when there is nothing to change.
 DO $$

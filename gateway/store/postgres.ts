@@ -20,19 +20,24 @@ import {
   toSummary,
 } from "./postgres-rows.js";
 import { isSchemaName, prepareSchema, rcptPositionSql } from "./postgres-schema.js";
+import { holdCode } from "./held.js";
 import { requireBytes, storedReply } from "./privacy.js";
 import type {
   Deferral,
   Delivery,
   DeliveryOutcome,
   DeliveryPlan,
+  HeldChange,
+  HeldMessage,
   LeasedDelivery,
   LeaseOptions,
   MessageRecord,
+  MessageState,
   MessageSummary,
   NewEvent,
   NewMessage,
   QueueStats,
+  Release,
   Store,
   StoredEvent,
   StoredMessage,
@@ -278,6 +283,90 @@ export class PostgresStore implements Store {
       }
       return rows.map((r) => r.id);
     });
+  }
+
+  async heldMessages(limit: number): Promise<HeldMessage[]> {
+    const { rows } = await this.#pool.query<{
+      id: string;
+      received_at: Date;
+      hold_reason: string | null;
+      recipient_count: number;
+      connector: string;
+      origin: string;
+    }>(
+      `SELECT id, received_at, hold_reason, cardinality(rcpt_to) AS recipient_count, connector,
+              origin FROM messages WHERE state = 'held'
+        ORDER BY received_at DESC, id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      receivedAt: r.received_at,
+      holdReason: r.hold_reason,
+      recipientCount: r.recipient_count,
+      connector: r.connector,
+      origin: r.origin as HeldMessage["origin"],
+    }));
+  }
+
+  /** Locks the message row; "not held" answers leave it untouched. */
+  async #lockHeld(
+    client: pg.PoolClient,
+    queueId: string,
+  ): Promise<HeldChange | { kind: "held"; reason: string | null }> {
+    const { rows } = await client.query<{ state: string; hold_reason: string | null }>(
+      "SELECT state, hold_reason FROM messages WHERE id = $1 FOR UPDATE",
+      [queueId],
+    );
+    const row = rows[0];
+    if (!row) return { kind: "not-found" };
+    if (row.state !== "held") return { kind: "not-held", state: row.state as MessageState };
+    return { kind: "held", reason: row.hold_reason };
+  }
+
+  async releaseHeld(queueId: string, release: Release): Promise<HeldChange> {
+    const now = new Date();
+    return this.#transaction(async (client): Promise<HeldChange> => {
+      const found = await this.#lockHeld(client, queueId);
+      if (found.kind !== "held") return found;
+      await client.query(
+        `UPDATE messages SET state = 'received', release_as = $1, released_by = $2,
+           lease_owner = NULL, lease_until = NULL WHERE id = $3`,
+        [release.as, text(release.by), queueId],
+      );
+      const data = { by: release.by, as: release.as, reason: holdCode(found.reason) };
+      await this.#insertEvent(client, { queueId, name: "pipeline:released", data }, now);
+      return { kind: "done" };
+    });
+  }
+
+  async dropHeld(
+    queueId: string,
+    drop: { by: string; dsn?: NewMessage | undefined },
+  ): Promise<HeldChange> {
+    const now = new Date();
+    return this.#transaction(async (client): Promise<HeldChange> => {
+      const found = await this.#lockHeld(client, queueId);
+      if (found.kind !== "held") return found;
+      await client.query(
+        "UPDATE messages SET state = 'done', lease_owner = NULL, lease_until = NULL WHERE id = $1",
+        [queueId],
+      );
+      await clearIfDone(client, queueId);
+      const data = { by: drop.by, reason: holdCode(found.reason) };
+      await this.#insertEvent(client, { queueId, name: "pipeline:dropped", data }, now);
+      if (drop.dsn) {
+        const dsnId = await this.#insertMessage(client, drop.dsn, now);
+        const event = { queueId, name: "deliver:dsn" as const, data: { dsnQueueId: dsnId } };
+        await this.#insertEvent(client, event, now);
+      }
+      return { kind: "done" };
+    });
+  }
+
+  /** PostgreSQL manages its own write-ahead log; autovacuum reclaims cleared rows. */
+  async checkpoint(): Promise<void> {
+    return Promise.resolve();
   }
 
   async leaseDeliveries(o: LeaseOptions): Promise<LeasedDelivery[]> {

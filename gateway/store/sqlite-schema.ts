@@ -23,7 +23,9 @@ CREATE TABLE IF NOT EXISTS ${name} (
   hold_reason TEXT,
   received_at INTEGER NOT NULL,
   lease_owner TEXT,
-  lease_until INTEGER
+  lease_until INTEGER,
+  release_as TEXT,
+  released_by TEXT
 );`;
 
 const MESSAGES_INDEXES = `
@@ -84,7 +86,11 @@ function migrate(db: Database.Database): void {
     try {
       db.transaction(() => {
         db.exec(MESSAGES_TABLE("messages_new"));
-        db.exec("INSERT INTO messages_new SELECT * FROM messages");
+        // Named columns: the old table may lack ones added since (release_as, released_by).
+        const names = columns("messages")
+          .map((c) => c.name)
+          .join(", ");
+        db.exec(`INSERT INTO messages_new (${names}) SELECT ${names} FROM messages`);
         db.exec("DROP TABLE messages");
         db.exec("ALTER TABLE messages_new RENAME TO messages");
         db.exec(MESSAGES_INDEXES);
@@ -95,6 +101,13 @@ function migrate(db: Database.Database): void {
     } finally {
       db.pragma("foreign_keys = ON");
     }
+  }
+  // Files made before an admin could release held mail (sealgate queue release).
+  if (!columns("messages").some((c) => c.name === "release_as")) {
+    db.transaction(() => {
+      db.exec("ALTER TABLE messages ADD COLUMN release_as TEXT");
+      db.exec("ALTER TABLE messages ADD COLUMN released_by TEXT");
+    })();
   }
   if (columns("events").some((c) => c.name === "recipient")) {
     db.transaction(() => {

@@ -4,11 +4,14 @@ import { StoreError } from "./errors.js";
 import { rcptPosition, requireBytes, storedReply } from "./privacy.js";
 import { prepareSchema } from "./sqlite-schema.js";
 import { openSqliteFile, relaxed } from "./sqlite-file.js";
+import { holdCode, releaseOf } from "./held.js";
 import type {
   Deferral,
   Delivery,
   DeliveryOutcome,
   DeliveryPlan,
+  HeldChange,
+  HeldMessage,
   LeasedDelivery,
   LeaseOptions,
   MessageRecord,
@@ -17,6 +20,7 @@ import type {
   NewMessage,
   QueueStats,
   RecipientStatus,
+  Release,
   Store,
   StoredEvent,
   StoredMessage,
@@ -38,6 +42,8 @@ interface MessageRow {
   state: string;
   hold_reason: string | null;
   received_at: number;
+  release_as: string | null;
+  released_by: string | null;
 }
 
 interface DeliveryRow {
@@ -71,6 +77,7 @@ function toRecord(row: MessageRow): MessageRecord {
     state: row.state as StoredMessage["state"],
     holdReason: row.hold_reason,
     receivedAt: new Date(row.received_at),
+    release: releaseOf(row.release_as, row.released_by),
   };
 }
 
@@ -94,6 +101,12 @@ interface PendingEnqueue {
 export interface SqliteStoreOptions {
   /** Folder holding sealgate.db. */
   dataDir: string;
+  /**
+   * Leave existing leases alone: this is a command (`sealgate queue`) working beside a gateway
+   * that may be running on the same file, not the gateway that owns it. Default false: the
+   * owner voids the leases a crashed run left.
+   */
+  keepLeases?: boolean | undefined;
 }
 
 /**
@@ -109,6 +122,7 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     this.#db = openSqliteFile(options.dataDir);
     prepareSchema(this.#db);
+    if (options.keepLeases === true) return;
     // A single process owns the file, so leases left by a previous (crashed) run are void.
     this.#db.exec("UPDATE messages SET lease_owner = NULL, lease_until = NULL");
     this.#db.exec("UPDATE deliveries SET lease_owner = NULL, lease_until = NULL");
@@ -313,6 +327,86 @@ export class SqliteStore implements Store {
         return rows.map((r) => r.id);
       })();
     });
+  }
+
+  async heldMessages(limit: number): Promise<HeldMessage[]> {
+    const rows = this.#db
+      .prepare(
+        `SELECT id, received_at, hold_reason, rcpt_to, connector, origin FROM messages
+           WHERE state = 'held' ORDER BY received_at DESC, id DESC LIMIT ?`,
+      )
+      .all(limit) as MessageRow[];
+    return rows.map((r) => ({
+      id: r.id,
+      receivedAt: new Date(r.received_at),
+      holdReason: r.hold_reason,
+      recipientCount: (JSON.parse(r.rcpt_to) as string[]).length,
+      connector: r.connector,
+      origin: r.origin as HeldMessage["origin"],
+    }));
+  }
+
+  /** The message's state inside a transaction; "not held" answers leave it untouched. */
+  #heldState(queueId: string): HeldChange | { kind: "held"; reason: string | null } {
+    const row = this.#db
+      .prepare("SELECT state, hold_reason FROM messages WHERE id = ?")
+      .get(queueId) as { state: string; hold_reason: string | null } | undefined;
+    if (!row) return { kind: "not-found" };
+    if (row.state !== "held") {
+      return { kind: "not-held", state: row.state as MessageRecord["state"] };
+    }
+    return { kind: "held", reason: row.hold_reason };
+  }
+
+  async releaseHeld(queueId: string, release: Release): Promise<HeldChange> {
+    return relaxed(this.#db, () => {
+      const now = Date.now();
+      return this.#db.transaction((): HeldChange => {
+        const found = this.#heldState(queueId);
+        if (found.kind !== "held") return found;
+        this.#db
+          .prepare(
+            `UPDATE messages SET state = 'received', release_as = ?, released_by = ?,
+               lease_owner = NULL, lease_until = NULL WHERE id = ?`,
+          )
+          .run(release.as, release.by, queueId);
+        const data = { by: release.by, as: release.as, reason: holdCode(found.reason) };
+        this.#insertEvent({ queueId, name: "pipeline:released", data }, now);
+        return { kind: "done" };
+      })();
+    });
+  }
+
+  async dropHeld(queueId: string, drop: { by: string; dsn?: NewMessage | undefined }) {
+    return relaxed(this.#db, () => {
+      const now = Date.now();
+      return this.#db.transaction((): HeldChange => {
+        const found = this.#heldState(queueId);
+        if (found.kind !== "held") return found;
+        this.#db
+          .prepare(
+            "UPDATE messages SET state = 'done', lease_owner = NULL, lease_until = NULL WHERE id = ?",
+          )
+          .run(queueId);
+        this.#clearIfDone(queueId);
+        const data = { by: drop.by, reason: holdCode(found.reason) };
+        this.#insertEvent({ queueId, name: "pipeline:dropped", data }, now);
+        if (drop.dsn) {
+          const dsnId = this.#insertMessage(drop.dsn, now);
+          this.#insertEvent({ queueId, name: "deliver:dsn", data: { dsnQueueId: dsnId } }, now);
+        }
+        return { kind: "done" };
+      })();
+    });
+  }
+
+  /**
+   * Folds the write-ahead log into the database and cuts it to zero bytes. SQLite checkpoints
+   * on its own only once the log reaches 1000 pages, so on a quiet gateway the frames of the
+   * last changes (the bytes of messages since cleared among them) would stay in the -wal file.
+   */
+  async checkpoint(): Promise<void> {
+    this.#db.pragma("wal_checkpoint(TRUNCATE)");
   }
 
   #recipients(deliveryId: number): RecipientStatus[] {

@@ -46,7 +46,39 @@ export interface StoredMessage extends NewMessage {
   state: MessageState;
   receivedAt: Date;
   holdReason: string | null;
+  /**
+   * Set once an admin released the message from hold (`sealgate queue release`): the pipeline
+   * routes it as the admin decided instead of asking the policy again.
+   */
+  release?: Release | undefined;
 }
+
+/**
+ * How an admin let a held message go. `encrypt` routes it as sensitive (each recipient's
+ * secure method, never in clear); `clean` routes it unchanged over opportunistic TLS.
+ */
+export type ReleaseAs = "encrypt" | "clean";
+
+export interface Release {
+  as: ReleaseAs;
+  /** Who decided (an admin's name, as given to the CLI). */
+  by: string;
+}
+
+/** A held message as `sealgate queue held` lists it: ids, times and counts, no addresses. */
+export interface HeldMessage {
+  id: string;
+  receivedAt: Date;
+  /** The stored reason: a stable code, then a fixed detail ("quarantine: rules a, b"). */
+  holdReason: string | null;
+  recipientCount: number;
+  connector: string;
+  origin: MessageOrigin;
+}
+
+/** What an admin action on a held message found: done, no such message, or not held. */
+export type HeldChange =
+  { kind: "done" } | { kind: "not-found" } | { kind: "not-held"; state: MessageState };
 
 /**
  * A message as getMessage() finds it, in any state. Its bytes are cleared (null) once it is
@@ -206,6 +238,29 @@ export interface Store {
    * are done, and each gets a pipeline:hold-expired event, in one transaction. Returns their ids.
    */
   expireHeld(before: Date, limit: number): Promise<string[]>;
+  /** Held messages, newest first, at most `limit`. */
+  heldMessages(limit: number): Promise<HeldMessage[]>;
+  /**
+   * An admin lets a held message go: it is received again (unleased, so the next pipeline run
+   * of any node takes it) with the release recorded on it, and a pipeline:released event
+   * (by, as, reason code), in one transaction. Only a held message changes.
+   */
+  releaseHeld(queueId: string, release: Release): Promise<HeldChange>;
+  /**
+   * An admin deletes a held message: its bytes are cleared, it is done, a pipeline:dropped
+   * event (by) and the sender's DSN (if any) are recorded, in one transaction. Only a held
+   * message changes.
+   */
+  dropHeld(
+    queueId: string,
+    drop: { by: string; dsn?: NewMessage | undefined },
+  ): Promise<HeldChange>;
+  /**
+   * Housekeeping when the queue is idle: the SQLite store folds its write-ahead log into the
+   * database and truncates it, so cleared bytes do not linger in the -wal file. A no-op where
+   * there is nothing to do (PostgreSQL).
+   */
+  checkpoint(): Promise<void>;
   /** Deliveries whose next attempt is due, leased to one owner. */
   leaseDeliveries(options: LeaseOptions): Promise<LeasedDelivery[]>;
   /**

@@ -1,0 +1,139 @@
+import { hostname } from "node:os";
+import type { Config } from "../config/index.js";
+import { isQueueId } from "../ids.js";
+import type { HeldChange, NewMessage, ReleaseAs, Store } from "../store/types.js";
+import { buildDsn } from "./dsn.js";
+
+/**
+ * What an admin can do with held mail (`sealgate queue held|release|drop`). A message is held
+ * when policy quarantines it or the pipeline cannot route it; it keeps its bytes until an
+ * admin decides, or until delivery.holdRetention expires it.
+ */
+
+/** A held message as listed: ids, time, reason code and rule names, counts. Never addresses. */
+export interface HeldEntry {
+  id: string;
+  receivedAt: Date;
+  /** Stable code: quarantine, method-unavailable, policy-failed, blocked. */
+  reason: string;
+  /** Rules that asked for it (quarantine, blocked); empty otherwise. */
+  rules: string[];
+  recipientCount: number;
+  connector: string;
+}
+
+/** Splits a stored hold reason ("quarantine: rules a, b") into its code and rule names. */
+export function describeHold(holdReason: string | null): { reason: string; rules: string[] } {
+  if (holdReason === null) return { reason: "unknown", rules: [] };
+  const i = holdReason.indexOf(":");
+  const reason = i < 0 ? holdReason : holdReason.slice(0, i);
+  const detail = i < 0 ? "" : holdReason.slice(i + 1).trim();
+  const rules = detail.startsWith("rules ")
+    ? detail
+        .slice("rules ".length)
+        .split(",")
+        .map((r) => r.trim())
+        .filter(Boolean)
+    : [];
+  return { reason, rules };
+}
+
+export async function listHeld(store: Store, limit = 1000): Promise<HeldEntry[]> {
+  const held = await store.heldMessages(limit);
+  return held.map((m) => ({
+    id: m.id,
+    receivedAt: m.receivedAt,
+    ...describeHold(m.holdReason),
+    recipientCount: m.recipientCount,
+    connector: m.connector,
+  }));
+}
+
+/** An admin action's answer: done, or refused with a sentence naming the id and why. */
+export type AdminResult = { kind: "done"; reason: string } | { kind: "refused"; message: string };
+
+function refusal(id: string, change: Exclude<HeldChange, { kind: "done" }>): AdminResult {
+  if (change.kind === "not-found") return { kind: "refused", message: `no message ${id}` };
+  return { kind: "refused", message: `message ${id} is not held (it is ${change.state})` };
+}
+
+/** Queue ids are upper-case Crockford base32; anything else is refused before the store. */
+function normalise(id: string): string | null {
+  const upper = id.trim().toUpperCase();
+  return isQueueId(upper) ? upper : null;
+}
+
+const notAnId: AdminResult = { kind: "refused", message: "not a queue id (17 letters and digits)" };
+
+/**
+ * Lets a held message go: it is received again, and the pipeline routes it as `as` says
+ * without asking the policy (so a quarantine does not catch it twice). A message blocked by
+ * policy is refused: its sender was already told it failed.
+ */
+export async function releaseHeld(
+  store: Store,
+  id: string,
+  options: { as: ReleaseAs; by: string },
+): Promise<AdminResult> {
+  const queueId = normalise(id);
+  if (queueId === null) return notAnId;
+  const message = await store.getMessage(queueId);
+  if (message?.state === "held") {
+    const { reason } = describeHold(message.holdReason);
+    if (reason === "blocked") {
+      return {
+        kind: "refused",
+        message:
+          `message ${queueId} was blocked by policy and its sender told it failed; ` +
+          "it cannot be released, only dropped",
+      };
+    }
+    const change = await store.releaseHeld(queueId, { as: options.as, by: options.by });
+    return change.kind === "done" ? { kind: "done", reason } : refusal(queueId, change);
+  }
+  return message
+    ? refusal(queueId, { kind: "not-held", state: message.state })
+    : refusal(queueId, { kind: "not-found" });
+}
+
+/**
+ * Deletes a held message: its bytes are cleared, it is done, and its sender gets a DSN
+ * (failed, 5.7.1, no Subject or content). A message blocked by policy gets no second DSN.
+ */
+export async function dropHeld(
+  store: Store,
+  config: Config,
+  id: string,
+  options: { by: string },
+): Promise<AdminResult> {
+  const queueId = normalise(id);
+  if (queueId === null) return notAnId;
+  const message = await store.getMessage(queueId);
+  if (!message) return refusal(queueId, { kind: "not-found" });
+  if (message.state !== "held") return refusal(queueId, { kind: "not-held", state: message.state });
+
+  const { reason } = describeHold(message.holdReason);
+  let dsn: NewMessage | undefined;
+  const tellSender =
+    reason !== "blocked" &&
+    message.raw !== null &&
+    message.envelope.mailFrom !== "" &&
+    message.origin === "ingress";
+  if (tellSender && message.raw !== null) {
+    dsn = buildDsn({
+      message: { ...message, raw: message.raw },
+      recipients: message.envelope.rcptTo.map((address) => ({
+        address,
+        action: "failed" as const,
+        status: "5.7.1",
+        diagnostic: `held, then deleted by an administrator; reference ${queueId}`,
+      })),
+      reportingMta: config.smtp.hostname ?? hostname(),
+      postmaster: config.delivery.postmaster,
+      organisation: config.organisation,
+      includeHeaders: false,
+    });
+  }
+  const change = await store.dropHeld(queueId, { by: options.by, dsn });
+  return change.kind === "done" ? { kind: "done", reason } : refusal(queueId, change);
+}
