@@ -421,3 +421,13 @@ t.test("policy errors name the wrong key and what it may hold, never the value",
   t.match(byPath["rules.2.when.all.0"], /^9: unknown key confidense here$/);
   t.notMatch(err.message, /hihg|postal|Jane Roe/, "values are not echoed");
 });
+
+t.test("a bare block action blocks with the default text for the sender", async (t) => {
+  const policy = compilePolicy(
+    "name: b\nrules:\n  - name: no-ssn\n    when: { detector: us-ssn }\n    then: [block]\n",
+    { file: "b.yaml" },
+  );
+  const v = run(policy, extraction("SSN 706-56-0759"));
+  t.equal(v.action, "block");
+  t.equal(v.blockText, "This message was blocked by policy.");
+});

@@ -219,12 +219,13 @@ type Step =
       passphrase?: PortalPassphraseSource | undefined;
       showSubject?: boolean | undefined;
     }
-  | { kind: "block"; text: string }
+  | { kind: "block"; text: string | undefined }
   | { kind: "header"; name: string; value: string };
 
 function describe(a: Action): Step {
   if (a === "allow" || a === "quarantine") return { kind: a };
   if (a === "notify-sender") return { kind: "notify" };
+  if (a === "block") return { kind: "block", text: undefined };
   if (a === "encrypt") return { kind: "encrypt", method: "auto" };
   if ("encrypt" in a && typeof a.encrypt === "string")
     return { kind: "encrypt", method: a.encrypt };

@@ -119,6 +119,8 @@ export const portalPassphrase = z.union([
 export const actionSchema = z.union([
   z.literal("allow"),
   z.literal("quarantine"),
+  /** Block with the default text for the sender; `{block: "text"}` says why in your words. */
+  z.literal("block"),
   z.literal("notify-sender"),
   z.literal("encrypt"),
   z.object({ encrypt: method }).strict(),
