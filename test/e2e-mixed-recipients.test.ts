@@ -180,7 +180,7 @@ t.test("one message to five recipients leaves in the strongest form each can ope
     nextHop: "alpha.test",
     reason: /^smime: certificate from store, expires \d{4}-\d\d-\d\d$/,
     // The organisation's certificate rides along so the sent copy stays readable.
-    alsoEncryptedTo: [{ role: "organisation", id: stored(org, "org-smime").id }],
+    alsoEncryptedTo: [`organisation:${stored(org, "org-smime").id}`],
   });
   t.match(routeOf(R.smimeB), { route: "smime", nextHop: "beta.test" });
   t.match(routeOf(R.pgp), {

@@ -112,9 +112,10 @@ t.test(
     const { keys, builder } = await gatewayBuilder();
     t.teardown(() => keys.close());
     const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem);
-    t.same(copy.detail.signedBy, { role: "organisation", id: copy.detail.alsoEncryptedTo[0]?.id });
+    t.equal(copy.detail.signedBy, copy.detail.alsoEncryptedTo[0]);
+    t.match(copy.detail.signedBy, /^organisation:[0-9a-f]{64}$/);
     t.same(
-      copy.detail.alsoEncryptedTo.map((k) => k.role),
+      copy.detail.alsoEncryptedTo.map((k) => k.split(":")[0]),
       ["organisation"],
       "no staff certificate for this sender: the organisation's is added",
     );
@@ -168,10 +169,10 @@ t.test("a staff PKCS#12 from openssl signs that member's mail, and only theirs",
   t.teardown(() => keys.close());
   const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem);
   t.same(
-    copy.detail.alsoEncryptedTo.map((k) => k.role),
+    copy.detail.alsoEncryptedTo.map((k) => k.split(":")[0]),
     ["sender", "organisation"],
   );
-  t.equal(copy.detail.signedBy?.role, "sender");
+  t.match(copy.detail.signedBy, /^sender:/);
   const opened = decrypt(copy.bytes, recipient);
   t.equal(verify(opened).signer, "clinic@example.org", "signed by the sender's own key");
   t.ok(decrypt(copy.bytes, clinic).equals(opened), "the sender opens their sent copy");
@@ -182,7 +183,7 @@ t.test("a staff PKCS#12 from openssl signs that member's mail, and only theirs",
     recipient.certPem,
   );
   t.same(
-    fromOther.detail.alsoEncryptedTo.map((k) => k.role),
+    fromOther.detail.alsoEncryptedTo.map((k) => k.split(":")[0]),
     ["organisation"],
   );
   t.equal(verify(decrypt(fromOther.bytes, recipient)).signer, "records@example.org");
@@ -305,7 +306,7 @@ t.test("signing on but no key: the copy goes unsigned, once warned, and says so"
   });
   const first = await builder.smimeCopy(sampleMessage(), recipient.certPem);
   await builder.smimeCopy(sampleMessage(), recipient.certPem);
-  t.equal(first.detail.signedBy, null);
+  t.equal(first.detail.signedBy, "none");
   t.notMatch(decrypt(first.bytes, recipient).toString("latin1"), /multipart\/signed/);
   t.same(warnings, [{ event: "secure:smime-unsigned", reason: "no certificate" }], "warned once");
   t.notMatch(JSON.stringify(warnings), /@/, "no address in the warning");

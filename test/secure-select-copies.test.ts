@@ -78,10 +78,10 @@ t.test("the sender's own certificate joins the copy; a colleague's never does", 
   const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem);
   t.same(copy.detail, {
     alsoEncryptedTo: [
-      { role: "sender", id: "staff-smime-clinic@example.org" },
-      { role: "organisation", id: "org-smime-records@example.org" },
+      "sender:staff-smime-clinic@example.org",
+      "organisation:org-smime-records@example.org",
     ],
-    signedBy: { role: "organisation", id: "org-smime-records@example.org" },
+    signedBy: "organisation:org-smime-records@example.org",
   });
   const opened = openssl(
     ["cms", "-decrypt", "-recip", sender.certFile, "-inkey", sender.keyFile],
@@ -111,10 +111,10 @@ t.test("an organisation certificate for the From address is the sender's", async
   const builder = new CopyBuilder({ repository, secure: secureConfig(true) });
   const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem);
   t.same(copy.detail.alsoEncryptedTo, [
-    { role: "sender", id: "org-smime-clinic@example.org" },
-    { role: "organisation", id: "org-smime-records@example.org" },
+    "sender:org-smime-clinic@example.org",
+    "organisation:org-smime-records@example.org",
   ]);
-  t.same(copy.detail.signedBy, { role: "sender", id: "org-smime-clinic@example.org" });
+  t.equal(copy.detail.signedBy, "sender:org-smime-clinic@example.org");
 });
 
 t.test("without an organisation certificate the copy is for the recipient only", async (t) => {
@@ -123,7 +123,7 @@ t.test("without an organisation certificate the copy is for the recipient only",
     secure: secureConfig(true),
   });
   const { bytes: copy, detail } = await builder.smimeCopy(sampleMessage(), recipient.certPem);
-  t.same(detail, { alsoEncryptedTo: [], signedBy: null }, "the event says nothing signed it");
+  t.same(detail, { alsoEncryptedTo: [], signedBy: "none" }, "the event says nothing signed it");
   const opened = openssl(
     ["cms", "-decrypt", "-recip", recipient.certFile, "-inkey", recipient.keyFile],
     copy,
@@ -153,7 +153,7 @@ t.test("a PGP copy is also encrypted to the organisation's archive key", async (
   const builder = new CopyBuilder({ repository, secure: secureConfig(false) });
   const recipientKey = await readKey({ armoredKey: gpg.exportPublic(pat).toString() });
   const { bytes: copy, detail } = await builder.pgpCopy(sampleMessage(), recipientKey);
-  t.same(detail, { alsoEncryptedTo: [{ role: "archive", id: archive }] });
+  t.same(detail, { alsoEncryptedTo: [`archive:${archive}`] });
   t.equal(header(copy, "Subject"), "Secure message");
   const armored = /-----BEGIN PGP MESSAGE-----[\s\S]*?-----END PGP MESSAGE-----/.exec(
     copy.toString("latin1"),

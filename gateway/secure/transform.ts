@@ -24,18 +24,18 @@ export interface TransformOptions {
   logger?: Pick<Logger, "warn"> | undefined;
 }
 
-/** One of our own keys a copy used, for the secure:route event: role and fingerprint. */
-export interface OwnKeyUse {
-  role: "sender" | "organisation" | "archive";
-  id: string;
-}
+/**
+ * One of our own keys a copy used, as the secure:route event shows it: "role:fingerprint",
+ * role sender, organisation or archive (a plain string, so `sealgate trace` prints it as is).
+ */
+export type OwnKeyUse = `${"sender" | "organisation" | "archive"}:${string}`;
 
 /** What a copy holds besides the recipient's key; merged into the secure:route event. */
 export interface CopyDetail {
   /** Our own certificates or keys the copy is also encrypted to. */
   alsoEncryptedTo: OwnKeyUse[];
-  /** S/MIME: who signed (signing configured), or null when no key could. */
-  signedBy?: OwnKeyUse | null;
+  /** S/MIME with signing on: who signed, or "none" when no stored key could. */
+  signedBy?: OwnKeyUse | "none";
   /** PGP: why a stored archive key was not used. */
   archiveRejected?: string[];
 }
@@ -79,7 +79,7 @@ export class CopyBuilder {
     const from = mailbox(outer.find((h) => h.name.toLowerCase() === "from")?.value);
     const own = await this.#ownCertificates(from);
     const detail: CopyDetail = {
-      alsoEncryptedTo: own.map((o) => ({ role: o.role, id: o.key.id })),
+      alsoEncryptedTo: own.map((o) => use(o.role, o.key.id)),
     };
 
     let entity = inner;
@@ -91,9 +91,9 @@ export class CopyBuilder {
           keyPem: signer.key.privateMaterial,
           chainPem: chainOf(signer.key.material),
         });
-        detail.signedBy = { role: signer.role, id: signer.key.id };
+        detail.signedBy = use(signer.role, signer.key.id);
       } else {
-        detail.signedBy = null;
+        detail.signedBy = "none";
         this.#warnUnsigned(own.length === 0 ? "no certificate" : "no private key");
       }
     }
@@ -121,7 +121,7 @@ export class CopyBuilder {
       neutralSubject: this.#o.secure.neutralSubject,
     });
     if (archive.kind === "found") {
-      return { bytes, detail: { alsoEncryptedTo: [{ role: "archive", id: archive.stored.id }] } };
+      return { bytes, detail: { alsoEncryptedTo: [use("archive", archive.stored.id)] } };
     }
     const rejected = archive.rejections.map((r) => `${r.keyId}: ${r.reason}`);
     return {
@@ -188,6 +188,10 @@ export class CopyBuilder {
         "(sealgate keys import --org or --staff CERT KEY)",
     );
   }
+}
+
+function use(role: "sender" | "organisation" | "archive", id: string): OwnKeyUse {
+  return `${role}:${id}`;
 }
 
 /** The certificates after the first in a stored PEM bundle (the signer's chain). */
