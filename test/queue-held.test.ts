@@ -11,7 +11,7 @@ import t, { type Test } from "tap";
 import { loadConfig, type Config } from "../gateway/config/index.js";
 import { silentLogger } from "../gateway/log.js";
 import { createPipeline } from "../gateway/pipeline/index.js";
-import { dropHeld, listHeld, releaseHeld } from "../gateway/queue/index.js";
+import { dropHeld, heldFailureDsn, listHeld, releaseHeld } from "../gateway/queue/index.js";
 import { PostgresStore } from "../gateway/store/postgres.js";
 import { SqliteStore } from "../gateway/store/sqlite.js";
 import type { NewMessage, Store } from "../gateway/store/types.js";
@@ -282,6 +282,22 @@ for (const [kind, open] of stores) {
       t.equal((await dropHeld(s.store, s.config, id, { by: "a" })).kind, "done");
       const after = (await s.store.events(id)).filter((e) => e.name === "deliver:dsn").length;
       t.equal(after, dsns, "no second DSN: the sender was told it failed when it was blocked");
+    });
+
+    t.test("a held message that expires is cleared and its sender told", async (t) => {
+      const s = await setup(t);
+      if (!s) return;
+      const id = await s.held();
+      const blocked = await s.held("forbidden");
+      const expired = await s.store.expireHeld(new Date(Date.now() + 1000), 10, (m) =>
+        heldFailureDsn(m, s.config, "not released before the hold period ended"),
+      );
+      t.same([...expired].sort(), [id, blocked].sort(), "both expire");
+      t.equal((await s.store.getMessage(id))?.raw, null, "their bytes are cleared");
+      const names = (await s.store.events(id)).map((e) => e.name);
+      t.same(names.slice(-2), ["pipeline:hold-expired", "deliver:dsn"], "the sender is told");
+      const blockedNames = (await s.store.events(blocked)).map((e) => e.name);
+      t.equal(blockedNames.at(-1), "pipeline:hold-expired", "a blocked one gets no second DSN");
     });
 
     t.test("a message held for want of a method is routed once one exists", async (t) => {

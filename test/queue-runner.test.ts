@@ -125,9 +125,29 @@ t.test("a held message past holdRetention is expired by the runner", async (t) =
   runner.start();
   await until("expired", async () => (await store.getMessage(id))?.state === "done");
   t.equal((await store.getMessage(id))?.raw, null, "its bytes are cleared");
+  const events = await store.events(id);
+  t.same(
+    events.map((e) => e.name),
+    ["pipeline:held", "pipeline:hold-expired", "deliver:dsn"],
+  );
+  // The hold's notice promised the sender word if it fails: the DSN says it was not sent.
+  const dsn = await store.getMessage(String(events[2]?.data?.dsnQueueId));
+  t.same(dsn?.envelope, { mailFrom: "", rcptTo: ["alice@sender.test"] });
+  t.match(dsn?.raw?.toString("utf8"), /Status: 5\.7\.1/);
+  t.match(dsn?.raw?.toString("utf8"), /not released before the hold period ended/);
+});
+
+t.test("a message blocked by policy expires without a second DSN", async (t) => {
+  const { store, runner } = await setup(t, { delivery: { holdRetention: 0.05 } });
+  const id = await store.enqueue(newMessage());
+  await store.holdMessage(id, "blocked: rules r");
+  await new Promise((r) => setTimeout(r, 100));
+  runner.start();
+  await until("expired", async () => (await store.getMessage(id))?.state === "done");
   t.same(
     (await store.events(id)).map((e) => e.name),
     ["pipeline:held", "pipeline:hold-expired"],
+    "its sender was told it failed when it was blocked",
   );
 });
 

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { Config } from "../config/index.js";
 import { isQueueId } from "../ids.js";
-import type { HeldChange, NewMessage, ReleaseAs, Store } from "../store/types.js";
+import type { HeldChange, NewMessage, ReleaseAs, Store, StoredMessage } from "../store/types.js";
 import { buildDsn } from "./dsn.js";
 
 /**
@@ -113,27 +113,39 @@ export async function dropHeld(
   if (message.state !== "held") return refusal(queueId, { kind: "not-held", state: message.state });
 
   const { reason } = describeHold(message.holdReason);
-  let dsn: NewMessage | undefined;
-  const tellSender =
-    reason !== "blocked" &&
-    message.raw !== null &&
-    message.envelope.mailFrom !== "" &&
-    message.origin === "ingress";
-  if (tellSender && message.raw !== null) {
-    dsn = buildDsn({
-      message: { ...message, raw: message.raw },
-      recipients: message.envelope.rcptTo.map((address) => ({
-        address,
-        action: "failed" as const,
-        status: "5.7.1",
-        diagnostic: `held, then deleted by an administrator; reference ${queueId}`,
-      })),
-      reportingMta: config.smtp.hostname ?? hostname(),
-      postmaster: config.delivery.postmaster,
-      organisation: config.organisation,
-      includeHeaders: false,
-    });
-  }
+  const dsn =
+    message.raw === null
+      ? undefined
+      : heldFailureDsn({ ...message, raw: message.raw }, config, "deleted by an administrator");
   const change = await store.dropHeld(queueId, { by: options.by, dsn });
   return change.kind === "done" ? { kind: "done", reason } : refusal(queueId, change);
+}
+
+/**
+ * The sender's delivery failure notice for a held message that will never be sent (dropped by
+ * an admin, or expired after delivery.holdRetention): 5.7.1 per recipient, the reference id,
+ * no Subject or content. None for a message blocked by policy (its sender was told then), for
+ * the null sender or for mail sealgate made itself.
+ */
+export function heldFailureDsn(
+  message: StoredMessage,
+  config: Config,
+  what: string,
+): NewMessage | undefined {
+  const { reason } = describeHold(message.holdReason);
+  if (reason === "blocked") return undefined;
+  if (message.envelope.mailFrom === "" || message.origin !== "ingress") return undefined;
+  return buildDsn({
+    message,
+    recipients: message.envelope.rcptTo.map((address) => ({
+      address,
+      action: "failed" as const,
+      status: "5.7.1",
+      diagnostic: `held, then ${what}; not sent; reference ${message.id}`,
+    })),
+    reportingMta: config.smtp.hostname ?? hostname(),
+    postmaster: config.delivery.postmaster,
+    organisation: config.organisation,
+    includeHeaders: false,
+  });
 }

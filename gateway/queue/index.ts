@@ -3,11 +3,12 @@ import type { Config } from "../config/index.js";
 import type { AttemptResult, Deliverer } from "../deliver/index.js";
 import type { Logger } from "../log.js";
 import type { LeasedDelivery, Store, StoredMessage } from "../store/types.js";
+import { heldFailureDsn } from "./held.js";
 import { decide, type Decision } from "./outcome.js";
 
 export { buildDsn, type DsnOptions, type DsnRecipient } from "./dsn.js";
 export { decide, retryDelay, type Decision } from "./outcome.js";
-export { describeHold, dropHeld, listHeld, releaseHeld } from "./held.js";
+export { describeHold, dropHeld, heldFailureDsn, listHeld, releaseHeld } from "./held.js";
 export type { AdminResult, HeldEntry } from "./held.js";
 
 /** The pipeline as the runner sees it; it records its result via routeMessage/holdMessage. */
@@ -156,9 +157,19 @@ export class QueueRunner {
     const now = Date.now();
     if (now - this.#lastHoldSweep < (this.#o.holdSweepMs ?? 60_000)) return;
     this.#lastHoldSweep = now;
-    const before = new Date(now - this.#o.config.delivery.holdRetention * 1000);
+    const { config } = this.#o;
+    const before = new Date(now - config.delivery.holdRetention * 1000);
+    // The hold's notice told the sender they would hear if it fails: now it has.
+    const dsnFor = (m: StoredMessage) => {
+      try {
+        return heldFailureDsn(m, config, "not released before the hold period ended");
+      } catch (err) {
+        this.#log.error({ queueId: m.id, err: errorFacts(err) }, "cannot build the expiry DSN");
+        return undefined;
+      }
+    };
     try {
-      for (const queueId of await this.#o.store.expireHeld(before, 100)) {
+      for (const queueId of await this.#o.store.expireHeld(before, 100, dsnFor)) {
         this.#log.info({ queueId, event: "pipeline:hold-expired" }, "held message expired");
       }
     } catch (err) {

@@ -262,24 +262,35 @@ export class PostgresStore implements Store {
     });
   }
 
-  async expireHeld(before: Date, limit: number): Promise<string[]> {
+  async expireHeld(
+    before: Date,
+    limit: number,
+    dsnFor?: (message: StoredMessage) => NewMessage | undefined,
+  ): Promise<string[]> {
     const now = new Date();
     return this.#transaction(async (client) => {
-      const { rows } = await client.query<{ id: string; received_at: Date }>(
+      // RETURNING gives the row as updated: state done, bytes not yet cleared.
+      const { rows } = await client.query<MessageRow>(
         `WITH picked AS (
            SELECT id FROM messages WHERE state = 'held' AND received_at < $1
             ORDER BY received_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
          UPDATE messages m SET state = 'done', lease_owner = NULL, lease_until = NULL
            FROM picked WHERE m.id = picked.id
-         RETURNING m.id, m.received_at`,
+         RETURNING m.*`,
         [before, limit],
       );
       rows.sort(byTimeThenId("received_at"));
       for (const r of rows) {
+        const dsn = r.raw === null ? undefined : dsnFor?.(toMessage(r));
         await clearIfDone(client, r.id);
         const age = Math.round((now.getTime() - r.received_at.getTime()) / 1000);
         const event = { queueId: r.id, name: "pipeline:hold-expired" as const, data: { age } };
         await this.#insertEvent(client, event, now);
+        if (dsn) {
+          const dsnQueueId = await this.#insertMessage(client, dsn, now);
+          const told = { queueId: r.id, name: "deliver:dsn" as const, data: { dsnQueueId } };
+          await this.#insertEvent(client, told, now);
+        }
       }
       return rows.map((r) => r.id);
     });

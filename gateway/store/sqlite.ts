@@ -305,16 +305,20 @@ export class SqliteStore implements Store {
     });
   }
 
-  async expireHeld(before: Date, limit: number): Promise<string[]> {
+  async expireHeld(
+    before: Date,
+    limit: number,
+    dsnFor?: (message: StoredMessage) => NewMessage | undefined,
+  ): Promise<string[]> {
     return relaxed(this.#db, () => {
       const now = Date.now();
       return this.#db.transaction(() => {
         const rows = this.#db
           .prepare(
-            `SELECT id, received_at FROM messages WHERE state = 'held' AND received_at < ?
+            `SELECT * FROM messages WHERE state = 'held' AND received_at < ?
                ORDER BY received_at LIMIT ?`,
           )
-          .all(before.getTime(), limit) as { id: string; received_at: number }[];
+          .all(before.getTime(), limit) as MessageRow[];
         const expire = this.#db.prepare(
           "UPDATE messages SET state = 'done', lease_owner = NULL, lease_until = NULL WHERE id = ?",
         );
@@ -323,6 +327,11 @@ export class SqliteStore implements Store {
           this.#clearIfDone(r.id);
           const age = Math.round((now - r.received_at) / 1000);
           this.#insertEvent({ queueId: r.id, name: "pipeline:hold-expired", data: { age } }, now);
+          const dsn = r.raw === null ? undefined : dsnFor?.(toMessage(r));
+          if (dsn) {
+            const dsnQueueId = this.#insertMessage(dsn, now);
+            this.#insertEvent({ queueId: r.id, name: "deliver:dsn", data: { dsnQueueId } }, now);
+          }
         }
         return rows.map((r) => r.id);
       })();

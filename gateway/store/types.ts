@@ -235,9 +235,15 @@ export interface Store {
   holdMessage(queueId: string, reason: string, dsn?: NewMessage): Promise<void>;
   /**
    * Held messages received before `before` (at most `limit`): their bytes are cleared, they
-   * are done, and each gets a pipeline:hold-expired event, in one transaction. Returns their ids.
+   * are done, and each gets a pipeline:hold-expired event, in one transaction. `dsnFor` is
+   * asked for each (bytes still there) and what it returns is queued in that transaction, the
+   * sender's "it was not sent". Returns their ids.
    */
-  expireHeld(before: Date, limit: number): Promise<string[]>;
+  expireHeld(
+    before: Date,
+    limit: number,
+    dsnFor?: (message: StoredMessage) => NewMessage | undefined,
+  ): Promise<string[]>;
   /** Held messages, newest first, at most `limit`. */
   heldMessages(limit: number): Promise<HeldMessage[]>;
   /**
