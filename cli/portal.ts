@@ -9,7 +9,7 @@ import { configFromFlags, withConfigFlags, type CommonFlags } from "./options.js
 
 async function withPortal<T>(flags: CommonFlags, fn: (portal: PortalCore) => Promise<T>) {
   const { config } = configFromFlags(flags);
-  const queue = await openStore(config);
+  const queue = await openStore(config, { beside: true });
   const store = await openPortalStore(config).catch(async (err: unknown) => {
     await queue.close();
     throw err;

@@ -38,7 +38,7 @@ export function registerTraceCommand(program: Command): void {
     .description("print the timeline of a message: verdict, route per recipient, delivery")
     .action(async (id: string, flags: CommonFlags & { json?: boolean }) => {
       const { config } = configFromFlags(flags);
-      const store = await openStore(config);
+      const store = await openStore(config, { beside: true });
       try {
         const found = await store.findMessages(id);
         if (found.length === 0 && id === ACCOUNT_EVENTS_ID) {

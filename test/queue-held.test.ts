@@ -12,6 +12,7 @@ import { loadConfig, type Config } from "../gateway/config/index.js";
 import { silentLogger } from "../gateway/log.js";
 import { createPipeline } from "../gateway/pipeline/index.js";
 import { dropHeld, heldFailureDsn, listHeld, releaseHeld } from "../gateway/queue/index.js";
+import { openStore } from "../gateway/store/index.js";
 import { PostgresStore } from "../gateway/store/postgres.js";
 import { SqliteStore } from "../gateway/store/sqlite.js";
 import type { NewMessage, Store } from "../gateway/store/types.js";
@@ -338,3 +339,22 @@ for (const [kind, open] of stores) {
     });
   });
 }
+
+t.test(
+  "a command opening the store beside a running gateway leaves its leases alone",
+  async (t) => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), "sealgate-beside-"));
+    const gateway = new SqliteStore({ dataDir });
+    t.teardown(async () => {
+      await gateway.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    });
+    await gateway.enqueue(message("embargoed"));
+    const lease = { owner: "gateway", limit: 10, leaseMs: 60_000 };
+    t.equal((await gateway.leaseMessages(lease)).length, 1, "the gateway is processing it");
+
+    const command = await openStore(configFor(dataDir), { beside: true });
+    await command.close();
+    t.same(await gateway.leaseMessages(lease), [], "nobody may take it while the lease runs");
+  },
+);
