@@ -96,7 +96,7 @@ export function registerQueueCommands(program: Command): void {
       const by = adminName(flags.by);
       if (by === null) return refuseName();
       return withStore(flags, async (store, config) => {
-        const result = await dropHeld(store, config, id, { by });
+        const result = await dropHeld(store, id, { by, config });
         answer(result, `dropped ${id.trim().toUpperCase()}`);
       });
     });

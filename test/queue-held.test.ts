@@ -220,7 +220,7 @@ for (const [kind, open] of stores) {
       const before = await s.store.events(id);
       const dsnsBefore = before.filter((e) => e.name === "deliver:dsn").length;
 
-      const result = await dropHeld(s.store, s.config, id, { by: "ops-anna" });
+      const result = await dropHeld(s.store, id, { by: "ops-anna", config: s.config });
       t.same(result, { kind: "done", reason: "quarantine" });
       const after = await s.store.getMessage(id);
       t.equal(after?.state, "done");
@@ -253,18 +253,21 @@ for (const [kind, open] of stores) {
         kind: "refused",
         message: `no message ${unknown}`,
       });
-      t.same(await dropHeld(s.store, s.config, unknown, { by: "a" }), {
+      t.same(await dropHeld(s.store, unknown, { by: "a", config: s.config }), {
         kind: "refused",
         message: `no message ${unknown}`,
       });
       const bad = await releaseHeld(s.store, "not-an-id", { as: "encrypt", by: "a" });
-      t.equal(bad.kind, "refused");
+      t.same(bad, {
+        kind: "refused",
+        message: '"not-an-id" is not a queue id (17 letters and digits)',
+      });
 
       const sent = await s.store.enqueue(message("ordinary"));
       await s.drain();
       const refused = await releaseHeld(s.store, sent, { as: "clean", by: "a" });
       t.same(refused, { kind: "refused", message: `message ${sent} is not held (it is routed)` });
-      const dropped = await dropHeld(s.store, s.config, sent, { by: "a" });
+      const dropped = await dropHeld(s.store, sent, { by: "a", config: s.config });
       t.equal(dropped.kind, "refused");
       t.equal((await s.store.getMessage(sent))?.state, "routed", "it is left as it was");
     });
@@ -280,7 +283,7 @@ for (const [kind, open] of stores) {
       t.match(refused.kind === "refused" ? refused.message : "", /blocked by policy/);
       t.equal((await s.store.getMessage(id))?.state, "held");
       const dsns = (await s.store.events(id)).filter((e) => e.name === "deliver:dsn").length;
-      t.equal((await dropHeld(s.store, s.config, id, { by: "a" })).kind, "done");
+      t.equal((await dropHeld(s.store, id, { by: "a", config: s.config })).kind, "done");
       const after = (await s.store.events(id)).filter((e) => e.name === "deliver:dsn").length;
       t.equal(after, dsns, "no second DSN: the sender was told it failed when it was blocked");
     });

@@ -63,7 +63,10 @@ function normalise(id: string): string | null {
   return isQueueId(upper) ? upper : null;
 }
 
-const notAnId: AdminResult = { kind: "refused", message: "not a queue id (17 letters and digits)" };
+function notAnId(id: string): AdminResult {
+  const shown = JSON.stringify(id.slice(0, 40));
+  return { kind: "refused", message: `${shown} is not a queue id (17 letters and digits)` };
+}
 
 /**
  * Lets a held message go: it is received again, and the pipeline routes it as `as` says
@@ -76,7 +79,7 @@ export async function releaseHeld(
   options: { as: ReleaseAs; by: string },
 ): Promise<AdminResult> {
   const queueId = normalise(id);
-  if (queueId === null) return notAnId;
+  if (queueId === null) return notAnId(id);
   const message = await store.getMessage(queueId);
   if (message?.state === "held") {
     const { reason } = describeHold(message.holdReason);
@@ -102,12 +105,12 @@ export async function releaseHeld(
  */
 export async function dropHeld(
   store: Store,
-  config: Config,
   id: string,
-  options: { by: string },
+  options: { by: string; config: Config },
 ): Promise<AdminResult> {
+  const { config } = options;
   const queueId = normalise(id);
-  if (queueId === null) return notAnId;
+  if (queueId === null) return notAnId(id);
   const message = await store.getMessage(queueId);
   if (!message) return refusal(queueId, { kind: "not-found" });
   if (message.state !== "held") return refusal(queueId, { kind: "not-held", state: message.state });
