@@ -236,12 +236,19 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       }
 
       const sensitive = verdict.action === "encrypt";
-      // A portal reply is bound for our own staff; in the embedded default the outbox folder
-      // is that hop (it has no TLS to verify, and wrapping the reply again would only send
-      // the staff member to the portal).
+      // A portal reply is bound for our own staff: it travels over verified TLS whatever
+      // secure.order lists for outside recipients (a hop that cannot prove itself at send time
+      // sends it back into the portal). In the embedded default the outbox folder is that hop.
       const selection =
-        message.origin === "portal" && config.delivery.mode === "outbox"
-          ? ({ kind: "route", route: "tls", reason: "tls: portal reply to the outbox" } as const)
+        message.origin === "portal"
+          ? ({
+              kind: "route",
+              route: "tls",
+              reason:
+                config.delivery.mode === "outbox"
+                  ? "tls: portal reply to the outbox"
+                  : "tls: portal reply to staff",
+            } as const)
           : selectRoute({ sensitive, method: verdict.method ?? "auto" });
       const modified = Boolean(verdict.addHeaders?.length);
       const raw = verdict.addHeaders?.length
