@@ -168,8 +168,12 @@ export const deliverySchema = z
       .number()
       .positive()
       .default(30 * 24 * 3600),
-    /** Parallel deliveries per node. Default 20. */
-    concurrency: z.number().int().positive().default(20),
+    /**
+     * Messages being scanned plus copies being delivered at once, per node. Each delivery
+     * opens its own connection (no reuse yet), so a delivery spends most of its time waiting
+     * on the next hop; 50 keeps a busy queue moving. Default 50.
+     */
+    concurrency: z.number().int().positive().default(50),
     /** Connection and greeting timeout per attempt. Default 30. */
     connectTimeout: z.number().positive().default(30),
     /** From address of DSNs and notices; their envelope sender is always the null sender <>. */
