@@ -118,6 +118,17 @@ export interface SqliteStoreOptions {
 export class SqliteStore implements Store {
   readonly kind = "sqlite" as const;
   readonly #db: Database.Database;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  /** A prepared statement, compiled once per text: preparing it on every call cost ~7 % CPU. */
+  #sql(text: string): Database.Statement {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
 
   constructor(options: SqliteStoreOptions) {
     this.#db = openSqliteFile(options.dataDir);
@@ -131,27 +142,25 @@ export class SqliteStore implements Store {
   #insertMessage(m: NewMessage, now: number): string {
     requireBytes(m);
     const id = newQueueId(now);
-    this.#db
-      .prepare(
-        `INSERT INTO messages (id, message_id, mail_from, rcpt_to, raw, connector, client_ip,
+    this.#sql(
+      `INSERT INTO messages (id, message_id, mail_from, rcpt_to, raw, connector, client_ip,
            origin, eight_bit, smtp_utf8, loop_route, loop_hops, state, received_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'received', ?)`,
-      )
-      .run(
-        id,
-        m.messageId,
-        m.envelope.mailFrom,
-        JSON.stringify(m.envelope.rcptTo),
-        m.raw,
-        m.connector,
-        m.clientIp,
-        m.origin,
-        m.eightBit ? 1 : 0,
-        m.smtpUtf8 ? 1 : 0,
-        m.loop?.route ?? null,
-        m.loop?.hops ?? null,
-        now,
-      );
+    ).run(
+      id,
+      m.messageId,
+      m.envelope.mailFrom,
+      JSON.stringify(m.envelope.rcptTo),
+      m.raw,
+      m.connector,
+      m.clientIp,
+      m.origin,
+      m.eightBit ? 1 : 0,
+      m.smtpUtf8 ? 1 : 0,
+      m.loop?.route ?? null,
+      m.loop?.hops ?? null,
+      now,
+    );
     return id;
   }
 
@@ -159,13 +168,17 @@ export class SqliteStore implements Store {
   #insertEvent(e: NewEvent, now: number): void {
     let rcpt: number | undefined;
     if (e.recipient !== undefined) {
-      const row = this.#db.prepare("SELECT rcpt_to FROM messages WHERE id = ?").get(e.queueId) as
+      const row = this.#sql("SELECT rcpt_to FROM messages WHERE id = ?").get(e.queueId) as
         { rcpt_to: string } | undefined;
       if (row) rcpt = rcptPosition(JSON.parse(row.rcpt_to) as string[], e.recipient);
     }
-    this.#db
-      .prepare("INSERT INTO events (queue_id, name, rcpt, data, at) VALUES (?, ?, ?, ?, ?)")
-      .run(e.queueId, e.name, rcpt ?? null, e.data ? JSON.stringify(e.data) : null, now);
+    this.#sql("INSERT INTO events (queue_id, name, rcpt, data, at) VALUES (?, ?, ?, ?, ?)").run(
+      e.queueId,
+      e.name,
+      rcpt ?? null,
+      e.data ? JSON.stringify(e.data) : null,
+      now,
+    );
   }
 
   /**
@@ -218,13 +231,11 @@ export class SqliteStore implements Store {
     return relaxed(this.#db, () => {
       const now = (o.now ?? new Date()).getTime();
       return this.#db.transaction(() => {
-        const rows = this.#db
-          .prepare(
-            `SELECT * FROM messages WHERE state = 'received'
+        const rows = this.#sql(
+          `SELECT * FROM messages WHERE state = 'received'
                AND (lease_until IS NULL OR lease_until < ?) ORDER BY received_at LIMIT ?`,
-          )
-          .all(now, o.limit) as MessageRow[];
-        const lease = this.#db.prepare(
+        ).all(now, o.limit) as MessageRow[];
+        const lease = this.#sql(
           "UPDATE messages SET lease_owner = ?, lease_until = ? WHERE id = ?",
         );
         for (const row of rows) lease.run(o.owner, now + o.leaseMs, row.id);
@@ -238,11 +249,11 @@ export class SqliteStore implements Store {
       const now = Date.now();
       this.#db.transaction(() => {
         this.#requireReceived(queueId);
-        const insertDelivery = this.#db.prepare(
+        const insertDelivery = this.#sql(
           `INSERT INTO deliveries (queue_id, route, next_hop, sensitive, raw, state, created_at,
              next_attempt_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
         );
-        const insertRecipient = this.#db.prepare(
+        const insertRecipient = this.#sql(
           "INSERT INTO delivery_recipients (delivery_id, address, state) VALUES (?, ?, 'pending')",
         );
         for (const plan of plans) {
@@ -258,11 +269,9 @@ export class SqliteStore implements Store {
           for (const rcpt of new Set(plan.recipients)) insertRecipient.run(lastInsertRowid, rcpt);
         }
         for (const e of events) this.#insertEvent(e, now);
-        this.#db
-          .prepare(
-            `UPDATE messages SET state = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`,
-          )
-          .run(plans.length > 0 ? "routed" : "done", queueId);
+        this.#sql(
+          `UPDATE messages SET state = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?`,
+        ).run(plans.length > 0 ? "routed" : "done", queueId);
         if (plans.length === 0) this.#clearIfDone(queueId);
       })();
     });
@@ -270,7 +279,7 @@ export class SqliteStore implements Store {
 
   /** Routing twice (a worker whose lease ran out) would send twice: only one may route. */
   #requireReceived(queueId: string): void {
-    const row = this.#db.prepare("SELECT state FROM messages WHERE id = ?").get(queueId) as
+    const row = this.#sql("SELECT state FROM messages WHERE id = ?").get(queueId) as
       { state: string } | undefined;
     if (!row) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
     if (row.state !== "received") {
@@ -279,7 +288,7 @@ export class SqliteStore implements Store {
   }
 
   #requireDelivery(id: number): string {
-    const row = this.#db.prepare("SELECT queue_id FROM deliveries WHERE id = ?").get(id) as
+    const row = this.#sql("SELECT queue_id FROM deliveries WHERE id = ?").get(id) as
       { queue_id: string } | undefined;
     if (!row) throw new StoreError("STORE_NOT_FOUND", `no delivery ${id}`);
     return row.queue_id;
@@ -289,12 +298,10 @@ export class SqliteStore implements Store {
     return relaxed(this.#db, () => {
       const now = Date.now();
       this.#db.transaction(() => {
-        const { changes } = this.#db
-          .prepare(
-            `UPDATE messages SET state = 'held', hold_reason = ?, lease_owner = NULL,
+        const { changes } = this.#sql(
+          `UPDATE messages SET state = 'held', hold_reason = ?, lease_owner = NULL,
                lease_until = NULL WHERE id = ?`,
-          )
-          .run(reason, queueId);
+        ).run(reason, queueId);
         if (changes === 0) throw new StoreError("STORE_NOT_FOUND", `no message ${queueId}`);
         this.#insertEvent({ queueId, name: "pipeline:held", data: { reason } }, now);
         if (dsn) {
@@ -313,13 +320,11 @@ export class SqliteStore implements Store {
     return relaxed(this.#db, () => {
       const now = Date.now();
       return this.#db.transaction(() => {
-        const rows = this.#db
-          .prepare(
-            `SELECT * FROM messages WHERE state = 'held' AND received_at < ?
+        const rows = this.#sql(
+          `SELECT * FROM messages WHERE state = 'held' AND received_at < ?
                ORDER BY received_at LIMIT ?`,
-          )
-          .all(before.getTime(), limit) as MessageRow[];
-        const expire = this.#db.prepare(
+        ).all(before.getTime(), limit) as MessageRow[];
+        const expire = this.#sql(
           "UPDATE messages SET state = 'done', lease_owner = NULL, lease_until = NULL WHERE id = ?",
         );
         for (const r of rows) {
@@ -339,12 +344,10 @@ export class SqliteStore implements Store {
   }
 
   async heldMessages(limit: number): Promise<HeldMessage[]> {
-    const rows = this.#db
-      .prepare(
-        `SELECT id, received_at, hold_reason, rcpt_to, connector, origin FROM messages
+    const rows = this.#sql(
+      `SELECT id, received_at, hold_reason, rcpt_to, connector, origin FROM messages
            WHERE state = 'held' ORDER BY received_at DESC, id DESC LIMIT ?`,
-      )
-      .all(limit) as MessageRow[];
+    ).all(limit) as MessageRow[];
     return rows.map((r) => ({
       id: r.id,
       receivedAt: new Date(r.received_at),
@@ -357,9 +360,8 @@ export class SqliteStore implements Store {
 
   /** The message's state inside a transaction; "not held" answers leave it untouched. */
   #heldState(queueId: string): HeldChange | { kind: "held"; reason: string | null } {
-    const row = this.#db
-      .prepare("SELECT state, hold_reason FROM messages WHERE id = ?")
-      .get(queueId) as { state: string; hold_reason: string | null } | undefined;
+    const row = this.#sql("SELECT state, hold_reason FROM messages WHERE id = ?").get(queueId) as
+      { state: string; hold_reason: string | null } | undefined;
     if (!row) return { kind: "not-found" };
     if (row.state !== "held") {
       return { kind: "not-held", state: row.state as MessageRecord["state"] };
@@ -373,12 +375,10 @@ export class SqliteStore implements Store {
       return this.#db.transaction((): HeldChange => {
         const found = this.#heldState(queueId);
         if (found.kind !== "held") return found;
-        this.#db
-          .prepare(
-            `UPDATE messages SET state = 'received', release_as = ?, released_by = ?,
+        this.#sql(
+          `UPDATE messages SET state = 'received', release_as = ?, released_by = ?,
                lease_owner = NULL, lease_until = NULL WHERE id = ?`,
-          )
-          .run(release.as, release.by, queueId);
+        ).run(release.as, release.by, queueId);
         const data = { by: release.by, as: release.as, reason: holdCode(found.reason) };
         this.#insertEvent({ queueId, name: "pipeline:released", data }, now);
         return { kind: "done" };
@@ -392,11 +392,9 @@ export class SqliteStore implements Store {
       return this.#db.transaction((): HeldChange => {
         const found = this.#heldState(queueId);
         if (found.kind !== "held") return found;
-        this.#db
-          .prepare(
-            "UPDATE messages SET state = 'done', lease_owner = NULL, lease_until = NULL WHERE id = ?",
-          )
-          .run(queueId);
+        this.#sql(
+          "UPDATE messages SET state = 'done', lease_owner = NULL, lease_until = NULL WHERE id = ?",
+        ).run(queueId);
         this.#clearIfDone(queueId);
         const data = { by: drop.by, reason: holdCode(found.reason) };
         this.#insertEvent({ queueId, name: "pipeline:dropped", data }, now);
@@ -419,11 +417,9 @@ export class SqliteStore implements Store {
   }
 
   #recipients(deliveryId: number): RecipientStatus[] {
-    return this.#db
-      .prepare(
-        "SELECT address, state, reply FROM delivery_recipients WHERE delivery_id = ? ORDER BY rowid",
-      )
-      .all(deliveryId) as RecipientStatus[];
+    return this.#sql(
+      "SELECT address, state, reply FROM delivery_recipients WHERE delivery_id = ? ORDER BY rowid",
+    ).all(deliveryId) as RecipientStatus[];
   }
 
   #toDelivery(row: DeliveryRow): Delivery {
@@ -445,16 +441,14 @@ export class SqliteStore implements Store {
     return relaxed(this.#db, () => {
       const now = (o.now ?? new Date()).getTime();
       return this.#db.transaction(() => {
-        const rows = this.#db
-          .prepare(
-            `SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?
+        const rows = this.#sql(
+          `SELECT * FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?
                AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?`,
-          )
-          .all(now, now, o.limit) as DeliveryRow[];
-        const lease = this.#db.prepare(
+        ).all(now, now, o.limit) as DeliveryRow[];
+        const lease = this.#sql(
           "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?",
         );
-        const getMessage = this.#db.prepare("SELECT * FROM messages WHERE id = ?");
+        const getMessage = this.#sql("SELECT * FROM messages WHERE id = ?");
         return rows.map((row) => {
           lease.run(o.owner, now + o.leaseMs, row.id);
           const message = toMessage(getMessage.get(row.queue_id) as MessageRow);
@@ -469,7 +463,7 @@ export class SqliteStore implements Store {
       const now = Date.now();
       this.#db.transaction(() => {
         const queueId = this.#requireDelivery(id);
-        const setRcpt = this.#db.prepare(
+        const setRcpt = this.#sql(
           "UPDATE delivery_recipients SET state = ?, reply = ? WHERE delivery_id = ? AND address = ?",
         );
         const set = (state: string, r: { address: string; reply: string }) =>
@@ -477,18 +471,14 @@ export class SqliteStore implements Store {
         for (const r of outcome.sent) set("sent", r);
         for (const r of outcome.failed) set("failed", r);
         for (const r of outcome.deferred) set("pending", r);
-        const pending = this.#db
-          .prepare(
-            "SELECT COUNT(*) AS n FROM delivery_recipients WHERE delivery_id = ? AND state = 'pending'",
-          )
-          .get(id) as { n: number };
+        const pending = this.#sql(
+          "SELECT COUNT(*) AS n FROM delivery_recipients WHERE delivery_id = ? AND state = 'pending'",
+        ).get(id) as { n: number };
         const next = outcome.nextAttemptAt?.getTime() ?? now;
-        this.#db
-          .prepare(
-            `UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
+        this.#sql(
+          `UPDATE deliveries SET state = ?, attempts = attempts + 1, next_attempt_at = ?,
                lease_owner = NULL, lease_until = NULL WHERE id = ?`,
-          )
-          .run(pending.n > 0 ? "pending" : "done", next, id);
+        ).run(pending.n > 0 ? "pending" : "done", next, id);
         for (const e of outcome.events ?? []) this.#insertEvent(e, now);
         if (outcome.dsn) {
           const dsnId = this.#insertMessage(outcome.dsn, now);
@@ -496,15 +486,13 @@ export class SqliteStore implements Store {
         }
         if (pending.n === 0) {
           // This copy is settled: its own bytes (an encrypted or amended copy) go now.
-          this.#db.prepare("UPDATE deliveries SET raw = NULL WHERE id = ?").run(id);
+          this.#sql("UPDATE deliveries SET raw = NULL WHERE id = ?").run(id);
         }
-        this.#db
-          .prepare(
-            `UPDATE messages SET state = 'done' WHERE id = ? AND state = 'routed'
+        this.#sql(
+          `UPDATE messages SET state = 'done' WHERE id = ? AND state = 'routed'
                AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.queue_id = messages.id
                                  AND d.state = 'pending')`,
-          )
-          .run(queueId);
+        ).run(queueId);
         this.#clearIfDone(queueId);
       })();
     });
@@ -516,13 +504,13 @@ export class SqliteStore implements Store {
    * Runs inside the transaction that made it done; secure_delete zeroes the freed space.
    */
   #clearIfDone(queueId: string): void {
-    const { changes } = this.#db
-      .prepare("UPDATE messages SET raw = NULL WHERE id = ? AND state = 'done' AND raw IS NOT NULL")
-      .run(queueId);
+    const { changes } = this.#sql(
+      "UPDATE messages SET raw = NULL WHERE id = ? AND state = 'done' AND raw IS NOT NULL",
+    ).run(queueId);
     if (changes > 0) {
-      this.#db
-        .prepare("UPDATE deliveries SET raw = NULL WHERE queue_id = ? AND raw IS NOT NULL")
-        .run(queueId);
+      this.#sql("UPDATE deliveries SET raw = NULL WHERE queue_id = ? AND raw IS NOT NULL").run(
+        queueId,
+      );
     }
   }
 
@@ -531,32 +519,26 @@ export class SqliteStore implements Store {
       const now = Date.now();
       this.#db.transaction(() => {
         this.#requireDelivery(id);
-        this.#db
-          .prepare(
-            `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?,
+        this.#sql(
+          `UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = ?,
                lease_owner = NULL, lease_until = NULL WHERE id = ?`,
-          )
-          .run(deferral.nextAttemptAt.getTime(), id);
-        this.#db
-          .prepare(
-            "UPDATE delivery_recipients SET reply = ? WHERE delivery_id = ? AND state = 'pending'",
-          )
-          .run(storedReply(deferral.reason), id);
+        ).run(deferral.nextAttemptAt.getTime(), id);
+        this.#sql(
+          "UPDATE delivery_recipients SET reply = ? WHERE delivery_id = ? AND state = 'pending'",
+        ).run(storedReply(deferral.reason), id);
         for (const e of deferral.events ?? []) this.#insertEvent(e, now);
       })();
     });
   }
 
   async nextDue(): Promise<Date | null> {
-    const received = this.#db
-      .prepare("SELECT MIN(COALESCE(lease_until, 0)) AS t FROM messages WHERE state = 'received'")
-      .get() as { t: number | null };
-    const pending = this.#db
-      .prepare(
-        `SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS t FROM deliveries
+    const received = this.#sql(
+      "SELECT MIN(COALESCE(lease_until, 0)) AS t FROM messages WHERE state = 'received'",
+    ).get() as { t: number | null };
+    const pending = this.#sql(
+      `SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS t FROM deliveries
            WHERE state = 'pending'`,
-      )
-      .get() as { t: number | null };
+    ).get() as { t: number | null };
     const times = [received.t, pending.t].filter((t): t is number => t !== null);
     return times.length === 0 ? null : new Date(Math.min(...times));
   }
@@ -568,9 +550,7 @@ export class SqliteStore implements Store {
   }
 
   async events(queueId: string): Promise<StoredEvent[]> {
-    const rows = this.#db
-      .prepare("SELECT * FROM events WHERE queue_id = ? ORDER BY id")
-      .all(queueId) as {
+    const rows = this.#sql("SELECT * FROM events WHERE queue_id = ? ORDER BY id").all(queueId) as {
       id: number;
       queue_id: string;
       name: string;
@@ -589,20 +569,18 @@ export class SqliteStore implements Store {
   }
 
   async deliveries(queueId: string): Promise<Delivery[]> {
-    const rows = this.#db
-      .prepare("SELECT * FROM deliveries WHERE queue_id = ? ORDER BY id")
-      .all(queueId) as DeliveryRow[];
+    const rows = this.#sql("SELECT * FROM deliveries WHERE queue_id = ? ORDER BY id").all(
+      queueId,
+    ) as DeliveryRow[];
     return rows.map((r) => this.#toDelivery(r));
   }
 
   async findMessages(reference: string): Promise<MessageSummary[]> {
     const ref = reference.trim().replace(/^<(.*)>$/, "$1");
-    const rows = this.#db
-      .prepare(
-        `SELECT id, message_id, state, received_at, hold_reason, mail_from, rcpt_to FROM messages
+    const rows = this.#sql(
+      `SELECT id, message_id, state, received_at, hold_reason, mail_from, rcpt_to FROM messages
            WHERE id = ? OR message_id = ? ORDER BY received_at`,
-      )
-      .all(ref.toUpperCase(), ref) as MessageRow[];
+    ).all(ref.toUpperCase(), ref) as MessageRow[];
     return rows.map((r) => {
       const rcptTo = JSON.parse(r.rcpt_to) as string[];
       return {
@@ -618,19 +596,20 @@ export class SqliteStore implements Store {
   }
 
   async getMessage(queueId: string): Promise<MessageRecord | null> {
-    const row = this.#db.prepare("SELECT * FROM messages WHERE id = ?").get(queueId) as
+    const row = this.#sql("SELECT * FROM messages WHERE id = ?").get(queueId) as
       MessageRow | undefined;
     return row ? toRecord(row) : null;
   }
 
   async stats(): Promise<QueueStats> {
-    const counts = this.#db
-      .prepare("SELECT state, COUNT(*) AS n FROM messages GROUP BY state")
-      .all() as { state: string; n: number }[];
+    const counts = this.#sql("SELECT state, COUNT(*) AS n FROM messages GROUP BY state").all() as {
+      state: string;
+      n: number;
+    }[];
     const byState = Object.fromEntries(counts.map((c) => [c.state, c.n]));
-    const pending = this.#db
-      .prepare("SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'")
-      .get() as { n: number };
+    const pending = this.#sql(
+      "SELECT COUNT(*) AS n FROM deliveries WHERE state = 'pending'",
+    ).get() as { n: number };
     return {
       received: byState.received ?? 0,
       routed: byState.routed ?? 0,
