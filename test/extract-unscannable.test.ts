@@ -265,3 +265,29 @@ t.test("a well-formed multipart with a preamble is scanned as usual", async (t) 
   t.same(x.unscannable, []);
   t.ok(x.segments.some((s) => s.text.includes(VALUE)));
 });
+
+t.test("a boundary that looks like an identifier is structure, not text", async (t) => {
+  const raw = Buffer.from(
+    [
+      "From: a@clinic.example.org",
+      "To: b@example.net",
+      "Subject: lunch",
+      "MIME-Version: 1.0",
+      'Content-Type: multipart/alternative; boundary="_000_512-44-1234_"',
+      "",
+      "--_000_512-44-1234_",
+      "Content-Type: text/plain",
+      "",
+      "See you at noon.",
+      "--_000_512-44-1234_--",
+      "",
+    ].join("\r\n"),
+  );
+  const x = await extract(raw);
+  t.same(x.unscannable, []);
+  t.notOk(
+    x.segments.some((s) => s.text.includes("512-44-1234")),
+    "the delimiter lines are not scanned",
+  );
+  t.ok(x.segments.some((s) => s.text.includes("See you at noon.")));
+});

@@ -83,7 +83,7 @@ export async function extractMessage(ctx: ExtractContext, raw: Buffer, place: Pl
   const subject = headers.find((h) => h.name.toLowerCase() === "subject");
   if (subject) ctx.addText(sourceIn(place.prefix, "subject"), "subject", subject.value);
 
-  if (split.outside && /\S/.test(split.outside.toString("latin1"))) {
+  if (split.outside) {
     const text = decodeText(split.outside, split.root.charset);
     ctx.addText(sourceIn(place.prefix, "outside-parts"), "body", text);
   }

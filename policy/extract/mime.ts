@@ -93,6 +93,31 @@ interface Split {
   order: Collecting[];
   failed: "over-budget" | "corrupt" | null;
   outside: Buffer[];
+  /** Every multipart's boundary, so its delimiter lines are not read as text outside parts. */
+  boundaries: Set<string>;
+}
+
+function boundaryOf(node: MimeNode): string | null {
+  const type = node.headers ? node.headers.getFirst("content-type") : "";
+  const boundary = libmime.parseHeaderValue(type).params.boundary;
+  return typeof boundary === "string" && boundary !== "" ? boundary : null;
+}
+
+/**
+ * The text outside every part: mailsplit hands the delimiter lines over with the preamble and
+ * epilogue, and they are structure, not something a reader sees (a boundary may hold digits).
+ */
+function outsideText(chunks: Buffer[], boundaries: Set<string>): Buffer | null {
+  if (chunks.length === 0) return null;
+  const lines = Buffer.concat(chunks)
+    .toString("latin1")
+    .split(/\r?\n/)
+    .filter((line) => {
+      const m = /^--(.*?)(--)?[ \t]*$/.exec(line);
+      return !(m && (boundaries.has(m[1] ?? "") || boundaries.has(`${m[1] ?? ""}${m[2] ?? ""}`)));
+    });
+  const text = lines.join("\n");
+  return /\S/.test(text) ? Buffer.from(text, "latin1") : null;
 }
 
 /**
@@ -108,7 +133,7 @@ function ambiguousMultipart(node: MimeNode, parts: number): boolean {
 
 function runSplitter(input: Buffer, limits: { maxParts: number; rawLimit: number }) {
   const splitter = new Splitter({ ignoreEmbedded: true, maxChildNodes: limits.maxParts });
-  const split: Split = { root: null, order: [], failed: null, outside: [] };
+  const split: Split = { root: null, order: [], failed: null, outside: [], boundaries: new Set() };
   const byNode = new Map<MimeNode, Collecting>();
   const parts = new Map<MimeNode, number>();
   let outsideSize = 0;
@@ -131,6 +156,8 @@ function runSplitter(input: Buffer, limits: { maxParts: number; rawLimit: number
         if (parent && parts.has(parent)) parts.set(parent, (parts.get(parent) ?? 0) + 1);
         if (chunk.multipart) {
           parts.set(chunk, 0);
+          const boundary = boundaryOf(chunk);
+          if (boundary) split.boundaries.add(boundary);
           return;
         }
         const c: Collecting = { node: chunk, chunks: [], size: 0, over: false };
@@ -187,7 +214,7 @@ export async function splitMessage(
       const body = raw.subarray(end);
       const over = body.length > rawLimit;
       const only: Collecting = { node: root, chunks: over ? [] : [body], size: body.length, over };
-      split = { root, order: [only], failed: null, outside: [] };
+      split = { root, order: [only], failed: null, outside: [], boundaries: new Set() };
     }
   }
   split ??= await runSplitter(raw, opts);
@@ -202,7 +229,7 @@ export async function splitMessage(
     }
     leaves.push({ node: c.node, body, index });
   }
-  const outside = split.outside.length === 0 ? null : Buffer.concat(split.outside);
+  const outside = outsideText(split.outside, split.boundaries);
   return { root: split.root, leaves, failed: split.failed, outside };
 }
 
