@@ -61,7 +61,16 @@ t.test("a port over 65535 and a connector open to every address are refused", as
   );
   const err = t.throws(() => loadConfig(file)) as Error;
   t.match(err.message, /smtp\.listen \(line 2\): the port must be 0 to 65535/);
-  t.match(err.message, /ipRanges\.0 \(line 5\): "0\.0\.0\.0\/0" admits every address/);
+  t.match(err.message, /ipRanges\.0 \(line 5\): "0\.0\.0\.0\/0" admits a large part/);
+  const mapped = path.join(dir, "open-mapped.yaml");
+  writeFileSync(
+    mapped,
+    'smtp:\n  connectors:\n    - name: any\n      ipRanges: ["::ffff:0.0.0.0/96", 0.0.0.0/1, 40.92.0.0/15]\n',
+  );
+  const wide = (t.throws(() => loadConfig(mapped)) as Error).message;
+  t.match(wide, /ipRanges\.0 .*"::ffff:0\.0\.0\.0\/96" admits a large part/, "mapped IPv4 too");
+  t.match(wide, /ipRanges\.1 .*"0\.0\.0\.0\/1" admits a large part/);
+  t.notMatch(wide, /40\.92/, "Microsoft's widest published range is fine");
   const withCert = path.join(dir, "open-cert.yaml");
   writeFileSync(
     withCert,

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { rangeProblem } from "../smtp/connectors.js";
+import { rangeProblem, rangeWidth } from "../smtp/connectors.js";
 
 /**
  * The one configuration schema. Every key has a documented default here and in
@@ -36,16 +36,19 @@ export const connectorSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    // Open to every address, only a client certificate tells the tenant from anyone else:
-    // a tenant id or sender domain is text in the message, which any client can write.
-    const open = c.ipRanges.findIndex((r) => /\/0+$/.test(r.trim()));
-    if (open >= 0 && !c.clientCertSubject) {
+    // Open to a large part of the Internet, only a client certificate tells the tenant from
+    // anyone else: a tenant id or sender domain is text in the message, which any client can
+    // write. The widest ranges Microsoft and Google publish are /14 (IPv4) and /32 (IPv6).
+    if (c.clientCertSubject) return;
+    c.ipRanges.forEach((r, i) => {
+      const width = rangeWidth(r);
+      if (!width || width.bits >= (width.family === "ipv4" ? 8 : 16)) return;
       ctx.addIssue({
         code: "custom",
-        path: ["ipRanges", open],
-        message: `"${c.ipRanges[open]}" admits every address, an open relay without clientCertSubject; list the tenant's sending ranges`,
+        path: ["ipRanges", i],
+        message: `"${r}" admits a large part of the Internet (an open relay) without clientCertSubject; list the tenant's sending ranges`,
       });
-    }
+    });
   });
 
 export const smtpSchema = z

@@ -41,6 +41,16 @@ export function rangeProblem(entry: string): string | null {
   return null;
 }
 
+/**
+ * How wide a range is, as a prefix length of its own family after IPv4-mapped ranges are
+ * folded to IPv4 (::ffff:0.0.0.0/96 is 0.0.0.0/0), or null when it is not a range.
+ */
+export function rangeWidth(entry: string): { family: "ipv4" | "ipv6"; bits: number } | null {
+  if (rangeProblem(entry)) return null;
+  const [addr, bits] = parseRange(entry, "");
+  return { family: addr.kind(), bits };
+}
+
 function parseRange(entry: string, connector: string): Range {
   const text = entry.trim();
   const problem = rangeProblem(text);
