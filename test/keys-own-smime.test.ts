@@ -167,7 +167,9 @@ t.test("a staff PKCS#12 from openssl signs that member's mail, and only theirs",
 
   const { keys, builder } = await gatewayBuilder();
   t.teardown(() => keys.close());
-  const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem);
+  const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem, {
+    mailFrom: "Clinic@example.org",
+  });
   t.same(
     copy.detail.alsoEncryptedTo.map((k) => k.split(":")[0]),
     ["sender", "organisation"],
@@ -178,9 +180,21 @@ t.test("a staff PKCS#12 from openssl signs that member's mail, and only theirs",
   t.ok(decrypt(copy.bytes, clinic).equals(opened), "the sender opens their sent copy");
   t.ok(decrypt(copy.bytes, org).equals(opened), "the organisation opens it too");
 
+  const forged = await builder.smimeCopy(sampleMessage(), recipient.certPem, {
+    mailFrom: "someone@example.org",
+  });
+  t.same(
+    forged.detail.alsoEncryptedTo.map((k) => k.split(":")[0]),
+    ["organisation"],
+    "a From the envelope does not back does not choose the member's key",
+  );
+  t.equal(verify(decrypt(forged.bytes, recipient)).signer, "records@example.org");
+  t.throws(() => decrypt(forged.bytes, clinic), "nor can the member named in From open it");
+
   const fromOther = await builder.smimeCopy(
     message("From: Someone <someone@example.org>"),
     recipient.certPem,
+    { mailFrom: "someone@example.org" },
   );
   t.same(
     fromOther.detail.alsoEncryptedTo.map((k) => k.split(":")[0]),

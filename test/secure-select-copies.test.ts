@@ -75,7 +75,9 @@ t.test("the sender's own certificate joins the copy; a colleague's never does", 
   await repository.putKey(key(sender, "staff-smime", false));
   await repository.putKey(key(colleague, "staff-smime", true));
   const builder = new CopyBuilder({ repository, secure: secureConfig(true) });
-  const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem);
+  const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem, {
+    mailFrom: "clinic@example.org",
+  });
   t.same(copy.detail, {
     alsoEncryptedTo: [
       "sender:staff-smime-clinic@example.org",
@@ -109,7 +111,9 @@ t.test("an organisation certificate for the From address is the sender's", async
   await repository.putKey(key(sender, "org-smime", true));
   await repository.putKey(key(org, "org-smime", false));
   const builder = new CopyBuilder({ repository, secure: secureConfig(true) });
-  const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem);
+  const copy = await builder.smimeCopy(sampleMessage(), recipient.certPem, {
+    mailFrom: "clinic@example.org",
+  });
   t.same(copy.detail.alsoEncryptedTo, [
     "sender:org-smime-clinic@example.org",
     "organisation:org-smime-records@example.org",

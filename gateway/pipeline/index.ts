@@ -293,6 +293,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         method: selection.method,
         modified,
         portal: options.portal === true,
+        mailFrom: message.envelope.mailFrom,
       });
       if (routed.plans.length === 0) {
         for (const event of routed.events) await store.recordEvent(event);

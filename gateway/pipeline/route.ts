@@ -60,6 +60,8 @@ export interface RouteOptions {
   modified: boolean;
   /** The portal is running: portal recipients get a portal copy instead of being held. */
   portal: boolean;
+  /** The envelope sender: a sender's own S/MIME key signs only when From matches it. */
+  mailFrom: string;
 }
 
 /** Lookups for different recipients run side by side, this many at a time. */
@@ -82,11 +84,14 @@ async function mapLimited<T, R>(items: T[], fn: (item: T) => Promise<R>): Promis
 async function build(
   raw: Buffer,
   choice: Choice,
-  builder: CopyBuilder,
+  o: { builder: CopyBuilder; mailFrom: string },
 ): Promise<{ choice: Choice; bytes?: Buffer; detail?: CopyDetail }> {
+  const builder = o.builder;
   try {
-    if (choice.method === "smime")
-      return { choice, ...(await builder.smimeCopy(raw, choice.certificate)) };
+    if (choice.method === "smime") {
+      const copy = await builder.smimeCopy(raw, choice.certificate, { mailFrom: o.mailFrom });
+      return { choice, ...copy };
+    }
     if (choice.method === "pgp") return { choice, ...(await builder.pgpCopy(raw, choice.key)) };
     return { choice };
   } catch (err) {
@@ -104,7 +109,7 @@ export async function routeSensitive(
 ): Promise<RoutedCopies> {
   const built = await mapLimited(recipients, async (address) => {
     const choice = await o.selector.choose(address, o.method);
-    return { address, ...(await build(raw, choice, o.builder)) };
+    return { address, ...(await build(raw, choice, o)) };
   });
 
   const plans: DeliveryPlan[] = [];

@@ -65,18 +65,29 @@ export class CopyBuilder {
   }
 
   /** An S/MIME copy (RFC 8551), bytes only. */
-  async smime(raw: Buffer, certificate: string): Promise<Buffer> {
-    return (await this.smimeCopy(raw, certificate)).bytes;
+  async smime(
+    raw: Buffer,
+    certificate: string,
+    options: { mailFrom?: string | undefined } = {},
+  ): Promise<Buffer> {
+    return (await this.smimeCopy(raw, certificate, options)).bytes;
   }
 
   /**
    * An S/MIME copy, signed first when secure.smime.signWithOrganisation is on: with the
-   * sender's own key when the store holds one, else with the organisation's.
+   * sender's own key when the store holds one, else with the organisation's. The sender is
+   * the From mailbox only when it is also the envelope's MAIL FROM: From is text any client
+   * may write, and must not choose whose key signs (or who can read the copy).
    */
-  async smimeCopy(raw: Buffer, certificate: string): Promise<Copy> {
+  async smimeCopy(
+    raw: Buffer,
+    certificate: string,
+    options: { mailFrom?: string | undefined } = {},
+  ): Promise<Copy> {
     const s = this.#o.secure;
     const { inner, outer } = protectHeaders(raw, { neutralSubject: s.neutralSubject });
-    const from = mailbox(outer.find((h) => h.name.toLowerCase() === "from")?.value);
+    const header = mailbox(outer.find((h) => h.name.toLowerCase() === "from")?.value);
+    const from = header !== null && header === options.mailFrom?.toLowerCase() ? header : null;
     const own = await this.#ownCertificates(from);
     const detail: CopyDetail = {
       alsoEncryptedTo: own.map((o) => use(o.role, o.key.id)),
