@@ -340,6 +340,47 @@ for (const [kind, open] of stores) {
         "the portal now carries it",
       );
     });
+
+    t.test("a release keeps the method and passphrase the policy asked for", async (t) => {
+      const opened = await open(t);
+      if (!opened) return;
+      const { store, config } = opened;
+      const portalOnly: PolicyEngine = {
+        name: "portal-only",
+        evaluate: async () => ({
+          action: "encrypt",
+          method: "portal",
+          portalPassphrase: { env: "CASE_PASSPHRASE" },
+          portalExpiryDays: 7,
+          rules: ["legal-hold"],
+          findings: [],
+        }),
+      };
+      const pipeline = createPipeline({
+        store,
+        config,
+        logger: silentLogger(),
+        policy: () => portalOnly,
+        portal: false,
+      });
+      const id = await store.enqueue(message("plain"));
+      for (const m of await store.leaseMessages({ owner: "t", limit: 10, leaseMs: 60_000 })) {
+        await pipeline.process(m);
+      }
+      t.match((await store.getMessage(id))?.holdReason, /^method-unavailable/);
+      t.equal((await releaseHeld(store, id, { as: "encrypt", by: "a" })).kind, "done");
+      const [released] = await store.leaseMessages({ owner: "t", limit: 10, leaseMs: 60_000 });
+      await pipeline.process(released!);
+      const verdicts = (await store.events(id)).filter((e) => e.name === "policy:verdict");
+      t.match(verdicts.at(-1)?.data, {
+        action: "encrypt",
+        method: "portal",
+        portalPassphrase: "required",
+        portalPassphraseFrom: { env: "CASE_PASSPHRASE" },
+        portalExpiryDays: 7,
+        released: "encrypt",
+      });
+    });
   });
 }
 

@@ -1,11 +1,11 @@
 import { hostname } from "node:os";
-import type { PolicyEngine, Verdict } from "../../policy/index.js";
+import type { EncryptMethod, PolicyEngine, Verdict } from "../../policy/index.js";
 import type { Config } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { buildDsn } from "../queue/dsn.js";
 import { MemoryKeyRepository } from "../../certs/memory.js";
 import { CopyBuilder, RecipientSelector, selectRoute } from "../secure/index.js";
-import type { NewEvent, Release, Store, StoredMessage } from "../store/index.js";
+import type { NewEvent, Release, Store, StoredEvent, StoredMessage } from "../store/index.js";
 import { isEncryptedMessage } from "./encrypted.js";
 import { addHeaders } from "./headers.js";
 import { buildSenderNotice } from "./notice.js";
@@ -207,7 +207,9 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 
   return {
     async process(message) {
-      const verdict = message.release ? releasedVerdict(message.release) : await evaluate(message);
+      const verdict = message.release
+        ? releasedVerdict(message.release, await store.events(message.id))
+        : await evaluate(message);
       if (!verdict) {
         await hold(message, "policy-failed", "the message could not be scanned");
         return;
@@ -328,9 +330,30 @@ export function createPipeline(options: PipelineOptions): Pipeline {
  * `encrypt` (the default) takes each recipient's secure method, never clear; `clean` is the
  * admin's explicit decision to send it unchanged.
  */
-function releasedVerdict(release: Release): Verdict {
+function releasedVerdict(release: Release, events: readonly StoredEvent[]): Verdict {
   if (release.as === "clean") return { action: "allow", rules: ["admin-release"], findings: [] };
-  return { action: "encrypt", method: "auto", rules: ["admin-release"], findings: [] };
+  // A message held because its method was unavailable keeps what the policy asked of that
+  // method (portal only, a passphrase, an expiry); release must not relax it.
+  const prior = events.findLast((e) => e.name === "policy:verdict")?.data ?? {};
+  const asked = prior.action === "encrypt";
+  const verdict: Verdict = {
+    action: "encrypt",
+    method: asked && isMethod(prior.method) ? prior.method : "auto",
+    rules: ["admin-release"],
+    findings: [],
+  };
+  if (!asked) return verdict;
+  if (typeof prior.portalExpiryDays === "number") verdict.portalExpiryDays = prior.portalExpiryDays;
+  if (typeof prior.portalShowSubject === "boolean") {
+    verdict.portalShowSubject = prior.portalShowSubject;
+  }
+  const from = prior.portalPassphraseFrom as Verdict["portalPassphrase"] | undefined;
+  if (from) verdict.portalPassphrase = from;
+  return verdict;
+}
+
+function isMethod(value: unknown): value is EncryptMethod {
+  return ["auto", "portal", "smime", "pgp", "tls"].includes(value as string);
 }
 
 /** The sender's notice line: how many recipients got which form, no addresses. */
