@@ -79,6 +79,12 @@ INSERT INTO deliveries (id, queue_id, route, next_hop, sensitive, state, created
 INSERT INTO delivery_recipients (delivery_id, ${kind === "postgres" ? "position, " : ""}address,
   state) VALUES (1, ${kind === "postgres" ? "1, " : ""}'${RCPT[0]}', 'pending'),
   (1, ${kind === "postgres" ? "2, " : ""}'${RCPT[1]}', 'pending');
+INSERT INTO messages (id, mail_from, rcpt_to, raw, connector, client_ip, origin, eight_bit,
+  smtp_utf8, state, received_at)
+  VALUES ('OLD2', 'dr@clinic.example', ${rcpt}, 'Subject: y\r\n\ndelivered body\r\n', 'm365',
+  '127.0.0.1', 'ingress', ${no}, ${no}, 'done', ${now});
+INSERT INTO deliveries (id, queue_id, route, next_hop, sensitive, raw, state, created_at,
+  next_attempt_at) VALUES (2, 'OLD2', 'tls', 'x', ${yes}, 'copy bytes', 'done', ${now}, ${now});
 INSERT INTO events (queue_id, name, recipient, at) VALUES
   ('OLD1', 'secure:route', '${RCPT[1]}', ${now}),
   ('OLD1', 'secure:route', '${RCPT[0].toUpperCase()}', ${now}),
@@ -86,6 +92,11 @@ INSERT INTO events (queue_id, name, recipient, at) VALUES
 }
 
 async function checkConverted(t: Test, store: Store, eventRows: () => Promise<unknown[]>) {
+  t.match(
+    await store.getMessage("OLD2"),
+    { state: "done", raw: null },
+    "a message delivered before the upgrade loses its bytes at once",
+  );
   await store.recordEvent({ queueId: "OLD1", name: "portal:viewed", recipient: RCPT[1] });
   t.same(
     (await store.events("OLD1")).map((e) => e.rcpt),

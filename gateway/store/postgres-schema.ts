@@ -47,6 +47,9 @@ BEGIN
   IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
                AND table_name = 'messages' AND column_name = 'raw' AND is_nullable = 'NO') THEN
     ALTER TABLE messages ALTER COLUMN raw DROP NOT NULL;
+    -- What settled before the upgrade loses its bytes too, as it would have since.
+    UPDATE messages SET raw = NULL WHERE state = 'done';
+    UPDATE deliveries SET raw = NULL WHERE state = 'done';
   END IF;
 END $$;
 CREATE INDEX IF NOT EXISTS messages_state ON messages (state, received_at);

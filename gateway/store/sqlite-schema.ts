@@ -94,6 +94,9 @@ function migrate(db: Database.Database): void {
         db.exec("DROP TABLE messages");
         db.exec("ALTER TABLE messages_new RENAME TO messages");
         db.exec(MESSAGES_INDEXES);
+        // What settled before the upgrade loses its bytes too, as it would have since.
+        db.exec("UPDATE messages SET raw = NULL WHERE state = 'done'");
+        db.exec("UPDATE deliveries SET raw = NULL WHERE state = 'done'");
         if ((db.pragma("foreign_key_check") as unknown[]).length > 0) {
           throw new StoreError("STORE_CONFIG", "foreign keys broken while migrating messages");
         }
