@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type Database from "better-sqlite3";
 import { newQueueId } from "../ids.js";
 import { StoreError } from "./errors.js";
@@ -164,13 +165,30 @@ export class SqliteStore implements Store {
     return id;
   }
 
+  /**
+   * A message's envelope recipients, read once: they never change after the enqueue, and a
+   * message records an event per recipient at each stage (route, delivery).
+   */
+  #rcptTo(queueId: string): string[] | undefined {
+    let rcptTo = this.#envelopes.get(queueId);
+    if (!rcptTo) {
+      const row = this.#sql("SELECT rcpt_to FROM messages WHERE id = ?").get(queueId) as
+        { rcpt_to: string } | undefined;
+      if (!row) return undefined;
+      rcptTo = JSON.parse(row.rcpt_to) as string[];
+      this.#envelopes.set(queueId, rcptTo);
+    }
+    return rcptTo;
+  }
+
+  readonly #envelopes = new LRUCache<string, string[]>({ max: 1024 });
+
   /** The address is never stored: only its position in the message's envelope. */
   #insertEvent(e: NewEvent, now: number): void {
     let rcpt: number | undefined;
     if (e.recipient !== undefined) {
-      const row = this.#sql("SELECT rcpt_to FROM messages WHERE id = ?").get(e.queueId) as
-        { rcpt_to: string } | undefined;
-      if (row) rcpt = rcptPosition(JSON.parse(row.rcpt_to) as string[], e.recipient);
+      const rcptTo = this.#rcptTo(e.queueId);
+      if (rcptTo) rcpt = rcptPosition(rcptTo, e.recipient);
     }
     this.#sql("INSERT INTO events (queue_id, name, rcpt, data, at) VALUES (?, ?, ?, ?, ?)").run(
       e.queueId,
