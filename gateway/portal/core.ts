@@ -182,6 +182,8 @@ export class PortalCore implements PortalService {
     const days = policy.days;
     // Read and hashed at wrap time, once per run: the policy file names where it is kept.
     const passphrase = policy.passphraseFrom ? await this.#passphrase(policy.passphraseFrom) : null;
+    // scrypt once per wrap, not per recipient: it is slow on purpose.
+    const passphraseHash = passphrase === null ? null : await hashPassword(passphrase);
     for (const r of delivery.recipients) {
       if (r.state !== "pending") continue;
       const owner = r.address.toLowerCase();
@@ -212,7 +214,7 @@ export class PortalCore implements PortalService {
         expiresAt,
         wrappedKey: sealed.wrappedKey,
         body: sealed.body,
-        passphraseHash: passphrase === null ? null : await hashPassword(passphrase),
+        passphraseHash,
         inReplyTo: null,
       });
       const noticeQueueId = await this.#queueNotice(portalId, owner, facts, {
