@@ -45,12 +45,20 @@ CREATE TABLE IF NOT EXISTS portal_accounts (
   locked_until TIMESTAMPTZ
 );
 -- Added later: a counter and a lock per kind of failure, and code mails counted per address.
-ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS passphrase_failures INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS code_locked_until TIMESTAMPTZ;
-ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS password_locked_until TIMESTAMPTZ;
-ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS passphrase_locked_until TIMESTAMPTZ;
-ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS code_mails INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS code_mail_window TIMESTAMPTZ;
+-- Checked first: ALTER TABLE takes an exclusive lock even when there is nothing to add, and
+-- every node runs this at start.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+                   AND table_name = 'portal_accounts' AND column_name = 'code_mail_window') THEN
+    ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS passphrase_failures INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS code_locked_until TIMESTAMPTZ;
+    ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS password_locked_until TIMESTAMPTZ;
+    ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS passphrase_locked_until TIMESTAMPTZ;
+    ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS code_mails INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE portal_accounts ADD COLUMN IF NOT EXISTS code_mail_window TIMESTAMPTZ;
+  END IF;
+END $$;
 
 CREATE TABLE IF NOT EXISTS portal_unlocks (
   session_hash TEXT NOT NULL,
