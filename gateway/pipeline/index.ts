@@ -214,7 +214,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         await hold(message, "policy-failed", "the message could not be scanned");
         return;
       }
-      await store.recordEvent({
+      const verdictEvent: NewEvent = {
         queueId: message.id,
         name: "policy:verdict",
         data: {
@@ -230,10 +230,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           findings: verdict.findings,
           released: message.release?.as,
         },
-      });
+      };
 
-      if (verdict.action === "block") return block(message, verdict);
-      if (verdict.action === "quarantine") {
+      if (verdict.action === "block" || verdict.action === "quarantine") {
+        await store.recordEvent(verdictEvent);
+        if (verdict.action === "block") return block(message, verdict);
         return hold(message, "quarantine", `rules ${verdict.rules.join(", ")}`);
       }
 
@@ -271,7 +272,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
             data: { route: p.route, reason: selection.reason, nextHop: p.nextHop },
           })),
         );
-        await store.routeMessage(message.id, plans, events);
+        // Routing follows the verdict at once here: one commit records both.
+        await store.routeMessage(message.id, plans, [verdictEvent, ...events]);
         if (verdict.notifySender) {
           await notifySender(message, verdict, `${rcpts.length} recipient(s): sent normally.`);
         }
@@ -287,6 +289,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         return;
       }
 
+      // Key lookups and probes may take a while: the verdict is recorded at its own time.
+      await store.recordEvent(verdictEvent);
       const routed = await routeSensitive(rcpts, raw, {
         config,
         selector,
