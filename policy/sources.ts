@@ -65,7 +65,7 @@ export const NAME_SUFFIX = "::name";
 
 /** Sources named by the extraction itself, never after a part's name. */
 const PLAIN_PART =
-  /^(?:subject|message|part\d+|(?:body(?:\.html)?|encrypted)(?:\.\d+)?)$|^(?:attachment|message):part\d+$/;
+  /^(?:subject|headers|outside-parts|message|part\d+|(?:body(?:\.html)?|encrypted)(?:\.\d+)?)$|^(?:attachment|message):part\d+$/;
 
 function nameOf(source: string): string {
   return source.slice(source.lastIndexOf(":") + 1);

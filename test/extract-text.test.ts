@@ -177,3 +177,24 @@ t.test("offsets of a long text stay consistent", async (t) => {
   t.ok(ok, "offsets never go backwards");
   t.equal(text.split(VALUE).length - 1, 20000);
 });
+
+t.test("display names and free-text headers are read; addresses are not", async (t) => {
+  const raw = Buffer.from(
+    [
+      'From: "Jordan Example SSN 345-67-8901" <front.desk@clinic.example.org>',
+      "To: Pat Q <pat@patient.example>, billing@payer.example",
+      "Comments: follow-up for MRN 48213",
+      "Subject: hello",
+      "",
+      "see attached",
+      "",
+    ].join("\r\n"),
+  );
+  const x = await extract(raw);
+  const headers = x.segments.find((s) => s.source === "headers");
+  t.ok(headers, "a segment of what a reader sees in the headers");
+  t.match(headers?.text, /Jordan Example SSN 345-67-8901/);
+  t.match(headers?.text, /Pat Q/);
+  t.match(headers?.text, /follow-up for MRN 48213/);
+  t.notMatch(headers?.text, /@/, "no address is scanned as text");
+});

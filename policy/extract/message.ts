@@ -82,6 +82,8 @@ export async function extractMessage(ctx: ExtractContext, raw: Buffer, place: Pl
   if (place.depth === 0) ctx.out.headers.push(...headers);
   const subject = headers.find((h) => h.name.toLowerCase() === "subject");
   if (subject) ctx.addText(sourceIn(place.prefix, "subject"), "subject", subject.value);
+  const shown = shownHeaderText(headers);
+  if (shown) ctx.addText(sourceIn(place.prefix, "headers"), "header", shown);
 
   if (split.outside) {
     const text = decodeText(split.outside, split.root.charset);
@@ -167,4 +169,30 @@ async function extractLeaf(
     charset: node.charset || null,
     depth: place.depth + 1,
   });
+}
+
+/** Headers whose display names a reader sees next to the addresses. */
+const PEOPLE = new Set(["from", "to", "cc", "reply-to", "sender"]);
+/** Free-text headers some clients show (RFC 5322 section 3.6.5). */
+const FREE_TEXT = new Set(["comments", "keywords"]);
+
+/**
+ * What a reader sees of the headers besides the subject: display names ("Jordan Example SSN
+ * …" <x@y>) and free-text fields. Addresses themselves are left out — every message has them,
+ * and they say nothing about health on their own.
+ */
+function shownHeaderText(headers: { name: string; value: string }[]): string {
+  const out: string[] = [];
+  for (const h of headers) {
+    const name = h.name.toLowerCase();
+    if (FREE_TEXT.has(name)) out.push(h.value);
+    if (!PEOPLE.has(name)) continue;
+    const names = h.value
+      .replace(/<[^<>]*>/g, ",")
+      .split(",")
+      .map((part) => part.replace(/["\\]/g, " ").trim())
+      .filter((part) => part !== "" && !/^[^\s@]+@[^\s@]+$/.test(part));
+    out.push(...names);
+  }
+  return out.join("\n");
 }
