@@ -169,9 +169,33 @@ export class PostfixInstance {
     running.delete(this);
   }
 
-  /** Starts a paused instance again on the same port. */
+  /**
+   * Starts a paused instance again on the same port. `postfix start` has been seen to exit 1
+   * with nothing on stderr right after a stop on a loaded machine (the old master's children
+   * still going away); it is tried again, and a last failure carries Postfix's own log.
+   */
   async resume(): Promise<void> {
-    await this.#postfix("start");
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#postfix("start");
+        break;
+      } catch (err) {
+        // It may have started after all (and a second start would only say so).
+        if (
+          await this.#postfix("status").then(
+            () => true,
+            () => false,
+          )
+        )
+          break;
+        if (attempt >= 4) {
+          throw new PostfixError("POSTFIX_COMMAND", `postfix start failed:\n${this.logTail(20)}`, {
+            cause: err,
+          });
+        }
+        await sleep(500 * attempt);
+      }
+    }
     running.add(this);
     await this.#waitListening(10_000);
   }
