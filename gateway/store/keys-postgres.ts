@@ -2,7 +2,8 @@ import pg from "pg";
 import type { KeyKind, StoredKey } from "../../certs/types.js";
 import { openKey, sealedPrefix, sealKey } from "../keys/records.js";
 import { StoreError } from "./errors.js";
-import { isSchemaName, SCHEMA_LOCK_KEY } from "./postgres-schema.js";
+import { openPostgresPool } from "./postgres-pool.js";
+import { SCHEMA_LOCK_KEY } from "./postgres-schema.js";
 import type { KeyStore } from "./types.js";
 
 /** Mirrors the SQLite key tables; key_addresses is keyed by address first for lookups. */
@@ -85,53 +86,34 @@ export class PostgresKeyRepository implements KeyStore {
   }
 
   static async connect(options: PostgresKeyRepositoryOptions): Promise<PostgresKeyRepository> {
-    if (!options.url) {
-      throw new StoreError(
-        "STORE_CONFIG",
-        "store.kind postgres needs store.url (or SEALGATE_DATABASE_URL)",
-      );
-    }
     const schema = options.schema;
-    if (schema !== undefined && !isSchemaName(schema)) {
-      throw new StoreError("STORE_CONFIG", "store schema must be a lower-case SQL identifier");
-    }
-
-    let pool: pg.Pool | undefined;
-    try {
-      pool = new pg.Pool({
-        connectionString: options.url,
-        max: options.maxConnections ?? 2,
-        connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-        ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
-      });
-      // An idle connection that breaks is dropped by the pool and replaced on the next call.
-      pool.on("error", () => undefined);
-      const repository = new PostgresKeyRepository(pool, options.kek);
-      await repository.#transaction(async (client) => {
-        // The store's lock: nodes starting together create the schema and tables in turn.
-        await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [
-          SCHEMA_LOCK_KEY.toString(),
-        ]);
-        if (schema !== undefined) {
-          await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-          const { rows } = await client.query<{ s: string }>("SELECT current_schema() AS s");
-          if (rows[0]?.s !== schema) {
-            throw new StoreError(
-              "STORE_CONFIG",
-              "the connection's search_path overrides the schema",
-            );
+    let repository: PostgresKeyRepository | undefined;
+    await openPostgresPool(options, {
+      defaultMax: 2,
+      what: "key tables",
+      setup: async (pool) => {
+        repository = new PostgresKeyRepository(pool, options.kek);
+        await repository.#transaction(async (client) => {
+          // The store's lock: nodes starting together create the schema and tables in turn.
+          await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [
+            SCHEMA_LOCK_KEY.toString(),
+          ]);
+          if (schema !== undefined) {
+            await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+            const { rows } = await client.query<{ s: string }>("SELECT current_schema() AS s");
+            if (rows[0]?.s !== schema) {
+              throw new StoreError(
+                "STORE_CONFIG",
+                "the connection's search_path overrides the schema",
+              );
+            }
           }
-        }
-        await client.query(SCHEMA_SQL);
-      });
-      return repository;
-    } catch (err) {
-      await pool?.end().catch(() => undefined);
-      if (err instanceof StoreError) throw err;
-      throw new StoreError("STORE_UNAVAILABLE", "cannot open the PostgreSQL key tables", {
-        cause: err,
-      });
-    }
+          await client.query(SCHEMA_SQL);
+        });
+      },
+    });
+    if (!repository) throw new StoreError("STORE_UNAVAILABLE", "key tables were not opened");
+    return repository;
   }
 
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
 import pg from "pg";
-import { StoreError } from "./errors.js";
-import { isSchemaName, SCHEMA_LOCK_KEY } from "./postgres-schema.js";
+import { openPostgresPool } from "./postgres-pool.js";
+import { SCHEMA_LOCK_KEY } from "./postgres-schema.js";
 import type {
   FailureCount,
   FailureKind,
@@ -158,49 +158,30 @@ export class PostgresPortalStore implements PortalStore {
   }
 
   static async connect(options: PostgresPortalStoreOptions): Promise<PostgresPortalStore> {
-    if (!options.url) {
-      throw new StoreError(
-        "STORE_CONFIG",
-        "store.kind postgres needs store.url (or SEALGATE_DATABASE_URL)",
-      );
-    }
     const schema = options.schema;
-    if (schema !== undefined && !isSchemaName(schema)) {
-      throw new StoreError("STORE_CONFIG", "store schema must be a lower-case SQL identifier");
-    }
-    let pool: pg.Pool | undefined;
-    try {
-      pool = new pg.Pool({
-        connectionString: options.url,
-        max: options.maxConnections ?? 4,
-        connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-        ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
-      });
-      pool.on("error", () => undefined);
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
-        // The store's lock: nodes starting together create the tables in turn.
-        await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [
-          SCHEMA_LOCK_KEY.toString(),
-        ]);
-        if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-        await client.query(SCHEMA_SQL);
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw err;
-      } finally {
-        client.release();
-      }
-      return new PostgresPortalStore(pool);
-    } catch (err) {
-      await pool?.end().catch(() => undefined);
-      if (err instanceof StoreError) throw err;
-      throw new StoreError("STORE_UNAVAILABLE", "cannot open the PostgreSQL portal tables", {
-        cause: err,
-      });
-    }
+    const pool = await openPostgresPool(options, {
+      defaultMax: 4,
+      what: "portal tables",
+      setup: async (pool) => {
+        const client = await pool.connect();
+        try {
+          await client.query("BEGIN");
+          // The store's lock: nodes starting together create the tables in turn.
+          await client.query("SELECT pg_advisory_xact_lock($1::bigint)", [
+            SCHEMA_LOCK_KEY.toString(),
+          ]);
+          if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+          await client.query(SCHEMA_SQL);
+          await client.query("COMMIT");
+        } catch (err) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw err;
+        } finally {
+          client.release();
+        }
+      },
+    });
+    return new PostgresPortalStore(pool);
   }
 
   async #one<T extends pg.QueryResultRow>(sql: string, values: unknown[]): Promise<T | null> {

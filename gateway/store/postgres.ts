@@ -19,7 +19,8 @@ import {
   toRecord,
   toSummary,
 } from "./postgres-rows.js";
-import { isSchemaName, prepareSchema, rcptPositionSql } from "./postgres-schema.js";
+import { openPostgresPool } from "./postgres-pool.js";
+import { prepareSchema, rcptPositionSql } from "./postgres-schema.js";
 import { holdCode } from "./held.js";
 import { requireBytes, storedReply } from "./privacy.js";
 import type {
@@ -97,36 +98,12 @@ export class PostgresStore implements Store {
 
   /** Opens a pool, checks the server answers and creates the tables if they are missing. */
   static async connect(options: PostgresStoreOptions): Promise<PostgresStore> {
-    if (!options.url) {
-      throw new StoreError(
-        "STORE_CONFIG",
-        "store.kind postgres needs store.url (or SEALGATE_DATABASE_URL)",
-      );
-    }
-    const schema = options.schema;
-    if (schema !== undefined && !isSchemaName(schema)) {
-      throw new StoreError("STORE_CONFIG", "store schema must be a lower-case SQL identifier");
-    }
-
-    let pool: pg.Pool | undefined;
-    try {
-      pool = new pg.Pool({
-        connectionString: options.url,
-        max: options.maxConnections ?? 10,
-        connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
-        ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
-      });
-      pool.on("error", options.onIdleError ?? (() => undefined));
-      await prepareSchema(pool, schema);
-      return new PostgresStore(pool);
-    } catch (err) {
-      await pool?.end().catch(() => undefined);
-      if (err instanceof StoreError) throw err;
-      // The cause carries pg's reason (refused, authentication); the URL is kept out of the text.
-      throw new StoreError("STORE_UNAVAILABLE", "cannot open the PostgreSQL store", {
-        cause: err,
-      });
-    }
+    const pool = await openPostgresPool(options, {
+      defaultMax: 10,
+      what: "store",
+      setup: (pool) => prepareSchema(pool, options.schema),
+    });
+    return new PostgresStore(pool);
   }
 
   async #transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
