@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { isMap, LineCounter, parseDocument, type Node as YamlNode } from "yaml";
@@ -179,4 +180,12 @@ export function splitHostPort(value: string): { host: string; port: number } {
   const idx = value.lastIndexOf(":");
   const host = value.slice(0, idx).replace(/^\[(.*)\]$/, "$1");
   return { host, port: Number(value.slice(idx + 1)) };
+}
+
+/**
+ * The name sealgate gives itself to other servers (EHLO) and in the reports it writes (DSN
+ * Reporting-MTA): delivery.heloName, else smtp.hostname, else the machine's host name.
+ */
+export function mtaName(config: Config): string {
+  return config.delivery.heloName ?? config.smtp.hostname ?? hostname();
 }

@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import path from "node:path";
 import { rootCertificates } from "node:tls";
-import type { Config } from "../config/index.js";
+import { mtaName, type Config } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { createStamp } from "../loop-guard.js";
 import { allowedHops, MtaStsResolver } from "../secure/mta-sts.js";
@@ -105,7 +104,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     cert: readPem(d.tls.clientCertFile, "delivery.tls.clientCertFile"),
     key: readPem(d.tls.clientKeyFile, "delivery.tls.clientKeyFile"),
   };
-  const heloName = d.heloName ?? config.smtp.hostname ?? hostname();
+  const heloName = mtaName(config);
   const outboxDir = d.outboxDir ?? path.join(config.dataDir, "outbox");
   const timeoutMs = d.connectTimeout * 1000;
   const resolver = d.mode === "mx" ? new MxResolver({ servers: d.dnsServers }) : null;

@@ -1,6 +1,5 @@
-import { hostname } from "node:os";
 import type { EncryptMethod, PolicyEngine, Verdict } from "../../policy/index.js";
-import type { Config } from "../config/index.js";
+import { mtaName, type Config } from "../config/index.js";
 import type { Logger } from "../log.js";
 import { buildDsn } from "../queue/dsn.js";
 import { MemoryKeyRepository } from "../../certs/memory.js";
@@ -49,7 +48,7 @@ export type HoldReason =
 
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { store, config, logger } = options;
-  const reportingMta = config.smtp.hostname ?? hostname();
+  const reportingMta = mtaName(config);
   const emptyKeys = new MemoryKeyRepository();
   const selector =
     options.selector ??

@@ -1,5 +1,4 @@
-import { hostname } from "node:os";
-import type { Config } from "../config/index.js";
+import { mtaName, type Config } from "../config/index.js";
 import { isQueueId } from "../ids.js";
 import type { HeldChange, NewMessage, ReleaseAs, Store, StoredMessage } from "../store/types.js";
 import { buildDsn } from "./dsn.js";
@@ -146,7 +145,7 @@ export function heldFailureDsn(
       status: "5.7.1",
       diagnostic: `held, then ${what}; not sent; reference ${message.id}`,
     })),
-    reportingMta: config.smtp.hostname ?? hostname(),
+    reportingMta: mtaName(config),
     postmaster: config.delivery.postmaster,
     organisation: config.organisation,
     includeHeaders: false,

@@ -1,5 +1,4 @@
-import { hostname } from "node:os";
-import type { Config } from "../config/index.js";
+import { mtaName, type Config } from "../config/index.js";
 import type { AttemptResult, Deliverer } from "../deliver/index.js";
 import type { Logger } from "../log.js";
 import type { LeasedDelivery, Store, StoredMessage } from "../store/types.js";
@@ -58,7 +57,7 @@ export class QueueRunner {
   constructor(o: QueueRunnerOptions) {
     this.#o = o;
     this.#log = o.logger.child({ component: "queue" });
-    this.#reportingMta = o.config.delivery.heloName ?? o.config.smtp.hostname ?? hostname();
+    this.#reportingMta = mtaName(o.config);
   }
 
   start(): void {

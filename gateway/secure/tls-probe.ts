@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { rootCertificates } from "node:tls";
 import { LRUCache } from "lru-cache";
-import type { Config } from "../config/index.js";
+import { mtaName, type Config } from "../config/index.js";
 import { DeliveryError } from "../deliver/errors.js";
 import { MxResolver, type NextHop } from "../deliver/mx.js";
 import { MtaStsResolver, type StsLookup, type StsMode } from "./mta-sts.js";
@@ -216,7 +215,7 @@ export function createTlsProber(
   return new TlsProber({
     resolver: new MxResolver({ servers: d.dnsServers }),
     port: d.mxPort,
-    heloName: d.heloName ?? config.smtp.hostname ?? hostname(),
+    heloName: mtaName(config),
     ca,
     minVersion: d.tls.minVersion,
     timeoutMs: d.tlsProbe.timeout * 1000,
